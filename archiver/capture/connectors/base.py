@@ -1,0 +1,53 @@
+"""The connector protocol: a connector decides *what* to fetch; the session records it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from archiver.capture.http import Exchange
+from archiver.index.api import NormalizedPost
+from archiver.policy.model import Account
+
+
+class CaptureSession(Protocol):
+    """What a connector may do during a capture (implemented by the capture job)."""
+
+    def fetch(self, url: str, *, purpose: str = "api",
+              headers: dict[str, str] | None = None) -> Exchange | None:
+        """GET ``url`` and record every hop into the WARC. Returns the final exchange (with
+        ``record_id`` in its notes) or None when no response could be had (the problem is in the
+        ledger). Never raises for network trouble; raises NetworkGuardError for refused hosts."""
+        ...
+
+    def record_id(self, exchange: Exchange) -> str | None:
+        """The WARC record id (response or revisit) holding ``exchange``."""
+        ...
+
+    def problem(self, message: str, *, url: str | None = None) -> None:
+        """Note a problem in the capture ledger; the capture ends ``partial``."""
+        ...
+
+
+@dataclass
+class ConnectorResult:
+    """What a connector found: posts, and whether its listing was complete."""
+
+    posts: list[NormalizedPost] = field(default_factory=list)
+    complete_listing: bool = False  # true only when the whole listing window was traversed
+    fatal: str | None = None  # the account could not be captured at all
+
+
+class Connector(Protocol):
+    """One platform. ``capture`` must archive every response it reads through ``session``."""
+
+    platform: str
+
+    def capture(self, account: Account, session: CaptureSession) -> ConnectorResult:
+        ...
+
+    def posts_from_response(self, account: Account, url: str, content_type: str | None,
+                            body: bytes, record_id: str | None) -> list[NormalizedPost]:
+        """Posts in one archived response (used by capture and to rebuild the index from WARCs).
+        Raises ValueError with the parse problem when the body cannot be parsed at all."""
+        ...

@@ -1,0 +1,131 @@
+"""RSS 2.0, Atom and RDF (RSS 1.0) feeds, parsed with feedparser; media and linked pages too."""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from archiver.capture.connectors.base import CaptureSession, ConnectorResult
+from archiver.capture.text import html_to_text
+from archiver.index.api import NormalizedPost
+from archiver.policy.model import Account
+
+MEDIA_TYPES = ("image/", "video/", "audio/")
+
+
+def _when(entry: Any, *names: str) -> datetime | None:
+    for name in names:
+        parsed = dict.get(entry, f"{name}_parsed")  # no feedparser fallback (and warning)
+        if parsed:
+            return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+    return None
+
+
+def _entry_text(entry: Any) -> str:
+    content = entry.get("content") or []
+    html = content[0].get("value", "") if content else ""
+    html = html or entry.get("summary", "") or entry.get("description", "")
+    return html_to_text(html)
+
+
+def _raw(entry: Any) -> str:
+    keep = {k: v for k, v in entry.items() if not k.endswith("_parsed")}
+    return json.dumps(keep, default=str, sort_keys=True, ensure_ascii=False)
+
+
+def _media_urls(entry: Any) -> list[str]:
+    urls: list[str] = []
+    for link in entry.get("links", []):
+        if link.get("rel") == "enclosure" and link.get("href"):
+            urls.append(link["href"])
+    for key in ("media_content", "media_thumbnail"):
+        for item in entry.get(key, []) or []:
+            if item.get("url"):
+                urls.append(item["url"])
+    return list(dict.fromkeys(urls))
+
+
+class FeedConnector:
+    """Captures a feed: the feed document itself, then (by options) media and article pages.
+
+    A feed that cannot be parsed is still archived raw; the problem goes into the ledger and the
+    capture ends ``partial``. The listing is only ever called complete when the feed parsed
+    without error (deletions are never guessed from a broken document).
+    """
+
+    platform = "feed"
+
+    def capture(self, account: Account, session: CaptureSession) -> ConnectorResult:
+        assert account.url
+        exchange = session.fetch(account.url, purpose="api")
+        if exchange is None:
+            return ConnectorResult(fatal=f"feed {account.url} could not be fetched")
+        if exchange.status >= 400:
+            return ConnectorResult(fatal=f"feed answered HTTP {exchange.status} {exchange.reason}")
+        record_id = session.record_id(exchange)
+        posts, problem = self._parse(
+            exchange.url, exchange.headers.get("content-type"), exchange.content(), record_id
+        )
+        if problem:
+            session.problem(f"feed could not be parsed: {problem}", url=exchange.url)
+        complete = exchange.truncated is None and problem is None
+        if exchange.truncated:
+            session.problem(f"feed response truncated ({exchange.truncated})", url=exchange.url)
+            complete = False
+        posts = posts[: account.options.max_items]
+        if account.options.media:
+            for post in posts:
+                for media_url in json.loads(post.raw).get("_media", []):
+                    session.fetch(media_url, purpose="media")
+        if account.options.pages:
+            for post in posts:
+                if post.url:
+                    session.fetch(post.url, purpose="page")
+        return ConnectorResult(posts=posts, complete_listing=complete)
+
+    def posts_from_response(self, account: Account, url: str, content_type: str | None,
+                            body: bytes, record_id: str | None) -> list[NormalizedPost]:
+        posts, problem = self._parse(url, content_type, body, record_id)
+        if problem and not posts:
+            raise ValueError(problem)
+        return posts
+
+    def _parse(self, url: str, content_type: str | None, body: bytes, record_id: str | None
+               ) -> tuple[list[NormalizedPost], str | None]:
+        """Posts readable in ``body`` and the parse problem, if any (entries recovered from a
+        damaged document are kept, and the problem still reported)."""
+        parsed = feedparser.parse(body, response_headers={"content-type": content_type or "",
+                                                          "content-location": url})
+        problem = None
+        if parsed.bozo:
+            problem = f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}"
+            if parsed.entries:
+                problem += f" ({len(parsed.entries)} entries still readable)"
+        if not parsed.entries and not parsed.feed.get("title") and problem is None:
+            problem = "no feed found in the document (neither RSS, Atom nor RDF)"
+        posts = []
+        for entry in parsed.entries:
+            link = entry.get("link")
+            native = entry.get("id") or link or hashlib.sha256(
+                (entry.get("title", "") + entry.get("published", "")).encode()
+            ).hexdigest()
+            raw = json.loads(_raw(entry))
+            raw["_media"] = _media_urls(entry)
+            posts.append(NormalizedPost(
+                native_id=str(native),
+                url=link,
+                title=html_to_text(entry.get("title", "")) or None,
+                text=_entry_text(entry),
+                published_at=_when(entry, "published", "updated", "created"),
+                edited_at=_when(entry, "updated") if dict.get(entry, "published_parsed") else None,
+                author=entry.get("author") or parsed.feed.get("author")
+                or parsed.feed.get("title"),
+                raw=json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str),
+                record_id=record_id,
+            ))
+        return posts, problem

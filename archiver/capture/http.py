@@ -1,0 +1,388 @@
+"""The one HTTP client captures use.
+
+It hands connectors :class:`Exchange` objects holding the exact bytes that crossed the wire
+(request as sent, with secrets redacted; response status line, headers and body as received,
+including chunked framing and Content-Encoding), so WARC records are faithful. The bytes are
+teed from the socket by a custom httpcore network backend, which is also where the
+private-network guard runs: after DNS resolution, connecting to the checked address only.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import re
+import tempfile
+import typing
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import IO
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import httpcore
+import httpx
+
+from archiver.capture.netguard import resolve_checked
+from archiver.clock import Clock, SystemClock
+from archiver.errors import CaptureError, NetworkGuardError
+from archiver.logging import get_logger
+
+REDACTED = "[REDACTED]"
+SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "x-api-key", "x-auth-token", "api-key"}
+)
+SECRET_PARAMS = frozenset(
+    {"access_token", "token", "api_key", "apikey", "key", "secret", "appsecret", "client_secret",
+     "password", "sig", "signature", "bearer_token", "refresh_token"}
+)
+SPOOL_IN_MEMORY = 1024 * 1024  # bodies above this spill to a temporary file
+
+_current: contextvars.ContextVar[_WireTap | None] = contextvars.ContextVar(
+    "archiver_wire_tap", default=None
+)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the values of secret query parameters replaced by ``[REDACTED]``."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    if not any(k.lower() in SECRET_PARAMS for k, _ in pairs):
+        return url
+    query = urlencode(
+        [(k, REDACTED if k.lower() in SECRET_PARAMS else v) for k, v in pairs], safe="[]"
+    )
+    return urlunsplit(parts._replace(query=query))
+
+
+def redact_request_bytes(raw: bytes) -> bytes:
+    """The raw HTTP request with secret header values and query parameters redacted.
+
+    Only the head (request line and headers) is rewritten; the body is kept as sent.
+    """
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    method, _, rest = lines[0].partition(b" ")
+    target, _, version = rest.rpartition(b" ")
+    out = [b" ".join([method, redact_url(target.decode("latin-1")).encode("latin-1"), version])]
+    for line in lines[1:]:
+        name, colon, _ = line.partition(b":")
+        if colon and name.strip().lower().decode("latin-1") in SECRET_HEADERS:
+            out.append(name + b": " + REDACTED.encode())
+        else:
+            out.append(line)
+    return b"\r\n".join(out) + sep + body
+
+
+class _WireTap:
+    """Collects the bytes of one exchange as they cross the socket."""
+
+    def __init__(self) -> None:
+        self.sent = bytearray()
+        self.received: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+        self.received_length = 0
+        self.peer: str | None = None
+
+    def on_write(self, data: bytes) -> None:
+        self.sent += data
+
+    def on_read(self, data: bytes) -> None:
+        self.received.write(data)
+        self.received_length += len(data)
+
+
+class _TappedStream(httpcore.NetworkStream):
+    """A network stream that copies what it reads and writes into the current exchange's tap."""
+
+    def __init__(self, inner: httpcore.NetworkStream, peer: str) -> None:
+        self._inner = inner
+        self._peer = peer
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        data = self._inner.read(max_bytes, timeout)
+        tap = _current.get()
+        if tap is not None and data:
+            tap.on_read(data)
+        return data
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        tap = _current.get()
+        if tap is not None:
+            tap.peer = self._peer
+            tap.on_write(buffer)
+        self._inner.write(buffer, timeout)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: typing.Any,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        return _TappedStream(self._inner.start_tls(ssl_context, server_hostname, timeout),
+                             self._peer)
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        return self._inner.get_extra_info(info)
+
+
+class GuardedBackend(httpcore.SyncBackend):
+    """Resolves, checks against the private-network guard, connects to the checked address."""
+
+    def __init__(self, *, allow_private: bool) -> None:
+        self.allow_private = allow_private
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[typing.Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        addresses = resolve_checked(host, port, allow_private=self.allow_private)
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                inner = super().connect_tcp(address, port, timeout, local_address, socket_options)
+                return _TappedStream(inner, address)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+
+@dataclass(frozen=True)
+class HttpLimits:
+    """Timeouts and caps for one client; pass your own in tests."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    max_response_bytes: int = 200 * 1024 * 1024
+    max_redirects: int = 10
+    max_retry_after: float = 120.0
+    max_retries_429: int = 2
+    user_agent: str = "archiver/0.1"
+
+
+@dataclass
+class Exchange:
+    """One HTTP request and its response, with the exact wire bytes.
+
+    ``url`` is redacted (safe to store); ``request_bytes`` is redacted. ``raw`` holds the response
+    as received (status line, headers, framed body) and ``body`` the decoded entity for parsing.
+    ``truncated`` follows WARC-Truncated values: ``length``, ``time``, ``disconnect``.
+    """
+
+    url: str
+    method: str
+    started_at: datetime
+    request_bytes: bytes
+    status: int
+    reason: str
+    headers: httpx.Headers
+    http_version: str
+    raw: IO[bytes]
+    raw_length: int
+    body: IO[bytes]
+    body_length: int
+    peer: str | None = None
+    truncated: str | None = None
+    error: str | None = None
+    redirect_to: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def content(self) -> bytes:
+        """The decoded body (Content-Encoding removed), whole. For feeds and pages, not media."""
+        self.body.seek(0)
+        return self.body.read()
+
+    def iter_raw(self, chunk: int = 64 * 1024) -> Iterator[bytes]:
+        """The response bytes as received, in chunks."""
+        self.raw.seek(0)
+        while data := self.raw.read(chunk):
+            yield data
+
+    def close(self) -> None:
+        self.raw.close()
+        self.body.close()
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After value (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - now).total_seconds())
+
+
+class HttpClient:
+    """Fetches URLs for captures. One instance per capture job; not thread-safe.
+
+    Guarantees: connects only to public addresses unless ``allow_private``; never holds a response
+    body above ``max_response_bytes`` (the rest is cut and the exchange marked ``length``);
+    records every redirect hop as its own exchange; waits out ``Retry-After`` on 429/503 up to
+    ``max_retry_after`` seconds; never stores a secret header or token parameter.
+    """
+
+    def __init__(
+        self,
+        *,
+        limits: HttpLimits | None = None,
+        allow_private: bool = False,
+        clock: Clock | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.limits = limits or HttpLimits()
+        self.clock = clock or SystemClock()
+        self.log = get_logger()
+        transport = httpx.HTTPTransport(retries=0)
+        # httpx has no public hook for the network backend; the pool is rebuilt with ours.
+        transport._pool = httpcore.ConnectionPool(
+            max_connections=10,
+            max_keepalive_connections=5,
+            keepalive_expiry=5.0,
+            network_backend=GuardedBackend(allow_private=allow_private),
+            retries=0,
+        )
+        self._client = httpx.Client(
+            transport=transport,
+            timeout=httpx.Timeout(
+                self.limits.read_timeout, connect=self.limits.connect_timeout
+            ),
+            follow_redirects=False,
+            headers={"User-Agent": self.limits.user_agent, "Accept-Encoding": "gzip, deflate",
+                     **(headers or {})},
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(self, url: str, *, headers: dict[str, str] | None = None) -> list[Exchange]:
+        """GET ``url``, following redirects; returns every hop, the final answer last.
+
+        Raises :class:`NetworkGuardError` for a refused address and :class:`CaptureError` when no
+        response at all could be had (DNS, connect, timeout before headers).
+        """
+        hops: list[Exchange] = []
+        headers = dict(headers or {})
+        current = url
+        retries_429 = 0
+        while True:
+            exchange = self._fetch_once(current, headers)
+            hops.append(exchange)
+            if exchange.status in (429, 503) and retries_429 < self.limits.max_retries_429:
+                wait = retry_after_seconds(exchange.headers.get("retry-after"), self.clock.now())
+                if wait is not None and wait <= self.limits.max_retry_after:
+                    retries_429 += 1
+                    self.log.info("http.retry_after", url=exchange.url, status=exchange.status,
+                                  seconds=wait)
+                    self.clock.sleep(wait)
+                    continue
+            if exchange.redirect_to is None:
+                return hops
+            if len(hops) > self.limits.max_redirects:
+                exchange.notes.append(f"stopped after {self.limits.max_redirects} redirects")
+                return hops
+            if host_of(exchange.redirect_to) != host_of(current):
+                headers = {}  # never hand credentials to another host
+            current = exchange.redirect_to
+
+    def _fetch_once(self, url: str, headers: dict[str, str]) -> Exchange:
+        tap = _WireTap()
+        token = _current.set(tap)
+        started = self.clock.now()
+        safe_url = redact_url(url)
+        body: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+        body_length = 0
+        truncated: str | None = None
+        error: str | None = None
+        try:
+            request = self._client.build_request("GET", url, headers=headers)
+            try:
+                response = self._client.send(request, stream=True)
+            except NetworkGuardError:
+                raise
+            except httpx.HTTPError as exc:
+                raise CaptureError(
+                    f"GET {safe_url} failed before a response: {type(exc).__name__}: {exc}"
+                ) from None
+            try:
+                for chunk in response.iter_bytes():
+                    body.write(chunk)
+                    body_length += len(chunk)
+                    if tap.received_length > self.limits.max_response_bytes or (
+                        body_length > self.limits.max_response_bytes
+                    ):
+                        truncated = "length"
+                        break
+            except httpx.TimeoutException as exc:
+                truncated, error = "time", f"read timed out: {exc}"
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.DecodingError) as exc:
+                truncated, error = "disconnect", f"{type(exc).__name__}: {exc}"
+            finally:
+                response.close()
+        finally:
+            _current.reset(token)
+        if truncated == "length":
+            self.log.warning("http.response_capped", url=safe_url,
+                             limit=self.limits.max_response_bytes)
+        location = response.headers.get("location")
+        redirect_to = (
+            urljoin(url, location) if response.is_redirect and location else None
+        )
+        tap.received.seek(0)
+        body.seek(0)
+        http_version = response.http_version or "HTTP/1.1"
+        return Exchange(
+            url=safe_url,
+            method="GET",
+            started_at=started,
+            request_bytes=redact_request_bytes(bytes(tap.sent)),
+            status=response.status_code,
+            reason=response.reason_phrase,
+            headers=response.headers,
+            http_version=http_version,
+            raw=tap.received,
+            raw_length=tap.received_length,
+            body=body,
+            body_length=body_length,
+            peer=tap.peer,
+            truncated=truncated,
+            error=error,
+            redirect_to=redirect_to,
+        )
+
+
+def host_of(url: str) -> str:
+    """The host name of ``url`` (lower case), for logs and rate-limit keys."""
+    return (urlsplit(url).hostname or "").lower()
+
+
+__all__ = [
+    "REDACTED",
+    "Exchange",
+    "HttpClient",
+    "HttpLimits",
+    "host_of",
+    "redact_request_bytes",
+    "redact_url",
+    "retry_after_seconds",
+]
+

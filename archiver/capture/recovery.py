@@ -1,0 +1,153 @@
+"""Start-up recovery: repair ``.open`` spool files left by a crash, index them, ship them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from archiver.capture.connectors import CONNECTORS
+from archiver.capture.ship import series_or_unscheduled, ship
+from archiver.index.api import NormalizedPost
+from archiver.index.models import CaptureRow, WarcFileRow
+from archiver.logging import get_logger
+from archiver.runtime import Runtime
+from archiver.warc.reader import ReadRecord, read_file_records
+from archiver.warc.spool import (
+    OPEN_SUFFIX,
+    WARC_SUFFIX,
+    close_spool_file,
+    object_key,
+    repair_open_file,
+    sha256_file,
+    try_lock,
+)
+
+
+@dataclass
+class RecoveryReport:
+    repaired: list[str] = field(default_factory=list)
+    records_recovered: int = 0
+    bytes_cut: int = 0
+    shipped: list[str] = field(default_factory=list)
+    still_spooled: list[str] = field(default_factory=list)
+
+
+def _posts_from(rt: Runtime, records: list[ReadRecord], account_id: str) -> list[NormalizedPost]:
+    """Re-derive posts from the archived responses (the index is rebuildable from WARCs)."""
+    policies = rt.policies
+    if policies is None or account_id not in policies.accounts:
+        return []
+    account = policies.accounts[account_id]
+    connector_cls = CONNECTORS.get(account.platform)
+    if connector_cls is None:
+        return []
+    connector = connector_cls()
+    wanted = {account.url} if account.url else set()
+    posts: list[NormalizedPost] = []
+    for rec in records:
+        w = rec.written
+        if rec.payload is None or w.target_uri is None or (wanted and w.target_uri not in wanted):
+            continue
+        try:
+            posts.extend(connector.posts_from_response(account, w.target_uri, rec.extra.mime,
+                                                        rec.payload, w.record_id))
+        except ValueError:
+            continue
+    return posts
+
+
+def _warcinfo(records: list[ReadRecord]) -> dict[str, str]:
+    info = next((r for r in records if r.written.rec_type == "warcinfo"), None)
+    return info.fields if info else {}
+
+
+def _ingest(rt: Runtime, path: Path, records: list[ReadRecord], note: str) -> None:
+    """Index a closed spool file the index does not know (a crash came between closing and
+    indexing, or during the capture): its records, the posts in it, the capture's ledger."""
+    fields = _warcinfo(records)
+    account = fields.get("account", path.name.split("-")[0])
+    series = fields.get("series", "unscheduled")
+    capture_id = fields.get("capture-id", "recovered-" + path.name[:40])
+    platform = fields.get("platform", "unknown")
+    created = records[0].written.date
+    if not rt.index.has_capture(capture_id):
+        rt.index.start_capture(CaptureRow(
+            capture_id=capture_id, account=account, series=series, platform=platform,
+            status="running", trigger="recovery", started_at=created,
+            policy_hash=fields.get("policy-hash", "").removeprefix("sha256:"),
+            actor=fields.get("operator", rt.settings.actor),
+        ))
+    size = path.stat().st_size
+    rt.index.add_warc(
+        WarcFileRow(name=path.name, capture_id=capture_id, account=account, series=series,
+                    key=object_key(series, account, created, path.name), size=size,
+                    sha256=sha256_file(path), status="closed", created_at=created),
+        [(r.written, r.extra) for r in records],
+    )
+    counts = rt.index.record_posts(account=account, series=series, platform=platform,
+                                   capture_id=capture_id, captured_at=created,
+                                   posts=_posts_from(rt, records, account))
+    current = rt.index.get_capture(capture_id)
+    if current.status == "running":
+        rt.index.finish_capture(
+            capture_id, status="partial", finished_at=rt.clock.now(), error=note,
+            records=current.records + len(records), bytes=current.bytes + size,
+            warc_files=current.warc_files + 1, posts_new=current.posts["new"] + counts["new"],
+            posts_edited=current.posts["edited"] + counts["edited"],
+        )
+    rt.index.audit(actor=rt.settings.actor, action="capture.recovered", subject=capture_id,
+                   at=rt.clock.now(), payload={"warc": path.name, "records": len(records)})
+
+
+def recover_spool(rt: Runtime) -> RecoveryReport:
+    """Make every file left in the spool whole, indexed and (when the store answers) stored.
+
+    ``.open`` files a live process holds locked are left alone. Idempotent: running it twice
+    indexes nothing twice and ships nothing twice.
+    """
+    log = get_logger()
+    report = RecoveryReport()
+    spool = rt.settings.spool_dir
+    if not spool.is_dir():
+        return report
+    for path in sorted(spool.glob(f"*{WARC_SUFFIX}{OPEN_SUFFIX}")):
+        lock = try_lock(path)
+        if lock is None:
+            continue  # a live capture is writing it
+        try:
+            result = repair_open_file(path)
+            report.bytes_cut += result.cut_bytes
+            if result.kept_bytes == 0:
+                path.unlink()  # not one whole record: nothing to keep
+                continue
+            records = read_file_records(path)
+            fields = _warcinfo(records)
+            closed = close_spool_file(
+                path, fields.get("series", "unscheduled"),
+                fields.get("account", path.name.split("-")[0]), records[0].written.date,
+                tuple(r.written for r in records),
+            )
+        finally:
+            lock.close()
+        report.repaired.append(closed.name)
+        log.warning("spool.repaired", warc=closed.name, records=len(records),
+                    cut=result.cut_bytes)
+    for path in sorted(spool.glob(f"*{WARC_SUFFIX}")):
+        warc = rt.index.get_warc(path.name)
+        if warc is None:
+            records = read_file_records(path, with_payloads=True)
+            note = (f"interrupted: the process ended during the capture; {len(records)} whole "
+                    f"records recovered from {path.name}")
+            _ingest(rt, path, records, note)
+            report.records_recovered += len(records)
+            warc = rt.index.get_warc(path.name)
+            assert warc is not None
+        if warc.status == "stored":
+            path.unlink()  # shipped before a crash removed the spool copy
+            continue
+        series = series_or_unscheduled(rt.policies, warc.series)
+        if ship(path, warc, store=rt.store, index=rt.index, clock=rt.clock, series=series):
+            report.shipped.append(path.name)
+        else:
+            report.still_spooled.append(path.name)
+    return report

@@ -1,0 +1,71 @@
+"""Plain text out of HTML, for search and for comparing versions (raw HTML is kept as well)."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+from html.parser import HTMLParser
+
+_SKIP = {"script", "style", "noscript", "template", "svg", "head"}
+_BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article",
+          "header", "footer", "table", "ul", "ol", "blockquote", "td", "th"}
+
+
+class _TextParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skip = 0
+        self.title: list[str] = []
+        self.in_title = False
+        self.links: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP:
+            self.skip += 1
+        if tag == "title":
+            self.in_title = True
+        if tag in _BLOCK:
+            self.parts.append("\n")
+        for name, value in attrs:
+            if value and ((tag == "img" and name == "src") or (tag == "a" and name == "href")
+                          or (tag == "link" and name == "href")
+                          or (tag in ("source", "video", "audio") and name == "src")):
+                self.links.append((tag, value))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP and self.skip:
+            self.skip -= 1
+        if tag == "title":
+            self.in_title = False
+
+    def handle_data(self, data: str) -> None:
+        if self.in_title:
+            self.title.append(data)
+        elif not self.skip:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Visible text of an HTML fragment or page, whitespace collapsed, paragraphs kept."""
+    if "<" not in html:
+        return " ".join(unescape(html).split())
+    parser = _TextParser()
+    parser.feed(html)
+    parser.close()
+    text = "".join(parser.parts)
+    lines = (" ".join(line.split()) for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def html_title_and_links(html: str) -> tuple[str | None, list[tuple[str, str]]]:
+    """The page ``<title>`` and the (tag, URL) of its images, links and stylesheets."""
+    parser = _TextParser()
+    parser.feed(html)
+    parser.close()
+    title = " ".join("".join(parser.title).split()) or None
+    return title, parser.links
+
+
+def collapse(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()

@@ -1,0 +1,79 @@
+"""The ``archiver`` command. Exit codes: 0 ok, 1 failed, 2 bad usage/config/input, 3 integrity."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from archiver import __version__
+from archiver.cli import capture as capture_cmds
+from archiver.cli import policies as policies_cmds
+from archiver.cli import retrieval as retrieval_cmds
+from archiver.cli import simulate as simulate_cmds
+from archiver.cli.common import emit_json, err, runtime
+from archiver.errors import EXIT_FAILED, EXIT_USAGE, ArchiverError
+
+app = typer.Typer(
+    name="archiver",
+    help="Capture government social media into WARC and keep it as public records.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(policies_cmds.app, name="policies")
+app.add_typer(capture_cmds.captures_app, name="captures")
+app.add_typer(retrieval_cmds.posts_app, name="posts")
+app.command("capture")(capture_cmds.capture)
+app.command("history")(retrieval_cmds.history)
+app.command("search")(retrieval_cmds.search)
+app.command("extract")(retrieval_cmds.extract)
+app.command("simulator")(simulate_cmds.simulator)
+app.command("demo")(simulate_cmds.demo)
+
+
+@app.command()
+def init(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Create or upgrade the index schema and the bucket (S3: with Object Lock)."""
+    rt = runtime(create=True, load=False)
+    from archiver.index.db import migrate
+
+    revision = migrate(rt.index.engine)
+    result = {"database": rt.index.engine.url.render_as_string(), "schema_revision": revision,
+              "store": rt.store.url}
+    if json_out:
+        emit_json(result)
+    else:
+        err.print(f"index schema at revision {revision}; store ready at {rt.store.url}")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    print(__version__)
+
+
+def main() -> None:
+    """Console entry point: maps ArchiverError to its exit code with a one-line message."""
+    try:
+        code = app(standalone_mode=False)  # click returns typer.Exit codes in this mode
+        sys.exit(code if isinstance(code, int) else 0)
+    except ArchiverError as exc:
+        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(EXIT_FAILED)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(EXIT_USAGE)
+        raise
+
+
+if __name__ == "__main__":
+    main()

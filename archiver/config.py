@@ -1,0 +1,106 @@
+"""One immutable settings object, read once from ``ARCHIVER_*`` environment variables.
+
+Unknown ``ARCHIVER_`` variables are errors (a typo must not silently fall back to a default).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from archiver.errors import ConfigError
+
+ENV_PREFIX = "ARCHIVER_"
+
+
+def _default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry (containers)
+        return "unknown"
+
+
+class Settings(BaseSettings):
+    """Validated, frozen settings. Build with :func:`load_settings`, then pass it down."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
+
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    storage_url: str | None = None
+    policies: Path = Path("./policies")
+    broker_url: str | None = None
+    allow_private_networks: bool = False
+    actor: str = _default_actor()
+    log_format: Literal["json", "console"] = "console"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    health_addr: str = "127.0.0.1:9180"
+    object_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = "GOVERNANCE"
+    warc_max_bytes: int = 1_000_000_000
+    http_connect_timeout: float = 10.0
+    http_read_timeout: float = 30.0
+    http_max_response_bytes: int = 200 * 1024 * 1024
+    http_max_redirects: int = 10
+    http_max_retry_after: float = 120.0
+    user_agent: str = "archiver/0.1 (+records capture; public records)"
+
+    @field_validator("actor")
+    @classmethod
+    def _actor_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank: set ARCHIVER_ACTOR to who is acting")
+        return value
+
+    @field_validator("warc_max_bytes", "http_max_response_bytes")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError("must be a positive number of bytes")
+        return value
+
+    @property
+    def spool_dir(self) -> Path:
+        """Where WARC files are written before they are shipped to the store."""
+        return self.data_dir / "spool"
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to SQLite inside the data dir."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'archiver.db').resolve()}"
+
+    @property
+    def effective_storage_url(self) -> str:
+        """The storage URL, defaulting to a local folder inside the data dir."""
+        return self.storage_url or (self.data_dir / "store").resolve().as_uri()
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Read settings from ``environ`` (default ``os.environ``); raise :class:`ConfigError` naming the
+    variable when one is unknown or invalid."""
+    env = dict(os.environ if environ is None else environ)
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    unknown = sorted(k for k in env if k.startswith(ENV_PREFIX) and k not in known)
+    if unknown:
+        raise ConfigError(
+            f"unknown environment variable {unknown[0]}: known are "
+            f"{', '.join(sorted(known))}; remove or rename it"
+        )
+    values: dict[str, object] = {
+        name: env[ENV_PREFIX + name.upper()]
+        for name in Settings.model_fields
+        if ENV_PREFIX + name.upper() in env
+    }
+    values.update(overrides)
+    try:
+        # Values are passed explicitly so a test's environ never mixes with the process's.
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = ENV_PREFIX + str(err["loc"][0]).upper() if err["loc"] else "ARCHIVER_*"
+        raise ConfigError(f"{name}: {err['msg']} (got {err.get('input')!r})") from exc

@@ -1,0 +1,1 @@
+"""Records governance: retention dates, holds, disposition, audit chain, fixity."""

@@ -1,0 +1,157 @@
+"""SQLModel tables of the index. Table rows stay here; the rest of the code passes dataclasses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, DateTime, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _ts(nullable: bool = True, index: bool = False) -> object:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable,
+                                                index=index))
+
+
+class CaptureRow(SQLModel, table=True):
+    """One capture run of one account: the capture ledger entry."""
+
+    __tablename__ = "captures"
+
+    capture_id: str = Field(primary_key=True)
+    account: str = Field(index=True)
+    series: str = Field(index=True)
+    platform: str
+    status: str = Field(index=True)  # running | ok | partial | failed
+    trigger: str = "cli"  # cli | schedule | recovery | demo
+    started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False,
+                                                  index=True))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    policy_hash: str = ""
+    actor: str = ""
+    records: int = 0
+    bytes: int = 0
+    warc_files: int = 0
+    posts_new: int = 0
+    posts_edited: int = 0
+    posts_deleted: int = 0
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    ledger: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+
+
+class WarcFileRow(SQLModel, table=True):
+    """A WARC file: in the spool (closed) or stored (in the object store)."""
+
+    __tablename__ = "warc_files"
+
+    name: str = Field(primary_key=True)
+    capture_id: str = Field(index=True)
+    account: str = Field(index=True)
+    series: str = Field(index=True)
+    key: str
+    size: int
+    sha256: str
+    status: str = Field(index=True)  # closed | stored
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    stored_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    store_url: str | None = None
+    retain_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    last_verified_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True))
+    )
+
+
+class RecordRow(SQLModel, table=True):
+    """One WARC record: where it is (file, offset, length) and what it holds."""
+
+    __tablename__ = "records"
+
+    record_id: str = Field(primary_key=True)
+    warc_name: str = Field(index=True)
+    offset: int
+    length: int
+    rec_type: str
+    target_uri: str | None = Field(default=None, index=True)
+    date: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
+    status_code: int | None = None
+    mime: str | None = None
+    payload_digest: str | None = Field(default=None, index=True)
+    block_digest: str
+    refers_to: str | None = None
+    capture_id: str = Field(index=True)
+    account: str = Field(index=True)
+    series: str = Field(index=True)
+
+
+class PostRow(SQLModel, table=True):
+    """A post (feed item, status, video ...) as the platform identifies it; one per account."""
+
+    __tablename__ = "posts"
+    __table_args__ = (UniqueConstraint("account", "native_id"),)
+
+    post_id: str = Field(primary_key=True)
+    account: str = Field(index=True)
+    series: str = Field(index=True)
+    platform: str
+    native_id: str
+    url: str | None = None
+    author: str | None = None
+    published_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), index=True)
+    )
+    first_captured_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    last_captured_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False,
+                                                        index=True))
+    versions: int = 1
+    edited: bool = False
+    deleted: bool = False
+    deleted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class PostVersionRow(SQLModel, table=True):
+    """One version of a post's content; a new row whenever the content changes."""
+
+    __tablename__ = "post_versions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: str = Field(index=True)
+    version: int
+    title: str | None = Field(default=None, sa_column=Column(Text))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    raw: str = Field(default="", sa_column=Column(Text, nullable=False))
+    content_hash: str
+    published_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    edited_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    captured_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False,
+                                                   index=True))
+    capture_id: str = Field(index=True)
+    record_id: str | None = None
+
+
+class PostEventRow(SQLModel, table=True):
+    """A records event on a post: edited, deleted_detected, restored."""
+
+    __tablename__ = "post_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: str = Field(index=True)
+    kind: str
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    capture_id: str
+    evidence_record_id: str | None = None
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class AuditEventRow(SQLModel, table=True):
+    """An append-only, hash-chained audit event (governance verifies the chain)."""
+
+    __tablename__ = "audit_events"
+
+    seq: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    actor: str
+    action: str = Field(index=True)
+    subject: str
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    prev_hash: str
+    hash: str = Field(unique=True)

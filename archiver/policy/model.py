@@ -1,0 +1,132 @@
+"""Typed series and accounts: what the rest of the code receives after a policy loads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Literal
+
+import isodate
+
+Platform = Literal[
+    "feed", "mastodon", "bluesky", "youtube", "x", "facebook", "instagram", "wechat", "web"
+]
+PLATFORMS: tuple[str, ...] = (
+    "feed", "mastodon", "bluesky", "youtube", "x", "facebook", "instagram", "wechat", "web",
+)
+Cutoff = Literal["capture", "publication", "calendar_year", "fiscal_year"]
+Disposition = Literal["destroy", "transfer", "review"]
+CaptureMode = Literal["api", "page"]
+
+UNSCHEDULED_ID = "unscheduled"
+
+
+@dataclass(frozen=True)
+class Retention:
+    """A retention period: an ISO-8601 duration, or permanent (never expires)."""
+
+    text: str  # as written: "P90D", "P7Y", "permanent"
+
+    @property
+    def permanent(self) -> bool:
+        return self.text == "permanent"
+
+    def period(self) -> timedelta | isodate.Duration:
+        """The period to add to a cutoff date; raises ValueError when permanent."""
+        if self.permanent:
+            raise ValueError("a permanent retention has no period")
+        return isodate.parse_duration(self.text)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When to capture: a 5-field cron expression or an ISO-8601 interval, in a time zone."""
+
+    text: str
+    timezone: str = "UTC"
+
+    @property
+    def kind(self) -> Literal["cron", "interval"]:
+        return "interval" if self.text.startswith("P") else "cron"
+
+    def interval(self) -> timedelta:
+        """The interval of an ISO-8601 schedule such as ``PT6H``."""
+        value = isodate.parse_duration(self.text)
+        if not isinstance(value, timedelta):
+            raise ValueError("interval schedules must not use years or months")
+        return value
+
+
+@dataclass(frozen=True)
+class Series:
+    """A records series from a retention schedule (e.g. GRS 6.4 item 020)."""
+
+    id: str
+    title: str
+    authority: str | None
+    retention: Retention
+    cutoff: Cutoff = "capture"
+    disposition: Disposition = "destroy"
+    source: str = "<built-in>"  # file:line where it is defined
+
+    @property
+    def unscheduled(self) -> bool:
+        return self.id == UNSCHEDULED_ID
+
+
+UNSCHEDULED = Series(
+    id=UNSCHEDULED_ID,
+    title="Unscheduled: accounts without a retention schedule (kept, never disposed)",
+    authority=None,
+    retention=Retention("permanent"),
+    cutoff="capture",
+    disposition="review",
+)
+
+
+@dataclass(frozen=True)
+class CaptureOptions:
+    """Per-account capture options (``options:`` in the policy)."""
+
+    comments: bool = True
+    media: bool = True
+    max_items: int = 200
+    pages: bool = False
+    max_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class Account:
+    """One account (or feed, or page) of an agency, captured on a schedule into one series."""
+
+    id: str
+    agency: str
+    platform: str
+    series: str
+    schedule: Schedule
+    responsible: str | None = None
+    url: str | None = None
+    handle: str | None = None
+    base_url: str | None = None
+    capture: tuple[str, ...] = ("api",)
+    credentials: str | None = None
+    options: CaptureOptions = field(default_factory=CaptureOptions)
+    source: str = ""  # file:line where it is defined
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """Every series and account loaded from the policies folder, with the hash of its files."""
+
+    series: dict[str, Series]
+    accounts: dict[str, Account]
+    policy_hash: str
+    files: tuple[str, ...]
+
+    def series_of(self, account: Account) -> Series:
+        """The series an account's captures fall into."""
+        return self.series[account.series]
+
+    def account(self, account_id: str) -> Account:
+        """The account with that id; KeyError when unknown."""
+        return self.accounts[account_id]

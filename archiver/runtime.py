@@ -1,0 +1,58 @@
+"""The dependencies one process works with, built once from the settings and passed down."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from archiver.capture.http import HttpClient, HttpLimits
+from archiver.clock import Clock, SystemClock
+from archiver.config import Settings
+from archiver.index.api import Index
+from archiver.policy.loader import load_policies
+from archiver.policy.model import PolicySet
+from archiver.storage import open_store
+from archiver.storage.base import Store
+
+
+@dataclass
+class Runtime:
+    """Settings, policies, index, store and clock: everything a capture or a command needs."""
+
+    settings: Settings
+    index: Index
+    store: Store
+    clock: Clock = field(default_factory=SystemClock)
+    policies: PolicySet | None = None
+    variables: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, settings: Settings, *, create: bool = False, clock: Clock | None = None,
+              variables: Mapping[str, str] | None = None, load: bool = True) -> Runtime:
+        """Open index and store (``create``: migrate the schema and make the bucket)."""
+        index = Index.open(settings.effective_database_url, create=create)
+        store = open_store(settings.effective_storage_url, lock_mode=settings.object_lock_mode)
+        if create:
+            store.ensure_ready()
+        rt = cls(settings=settings, index=index, store=store, clock=clock or SystemClock(),
+                 variables=dict(os.environ if variables is None else variables))
+        if load:
+            rt.reload_policies()
+        return rt
+
+    def reload_policies(self) -> PolicySet:
+        """Load the policies folder; on error the previous set stays (PolicyError raised)."""
+        self.policies = load_policies(self.settings.policies, self.variables)
+        return self.policies
+
+    def http_client(self, **kwargs: Any) -> HttpClient:
+        s = self.settings
+        limits = HttpLimits(
+            connect_timeout=s.http_connect_timeout, read_timeout=s.http_read_timeout,
+            max_response_bytes=s.http_max_response_bytes, max_redirects=s.http_max_redirects,
+            max_retry_after=s.http_max_retry_after, user_agent=s.user_agent,
+        )
+        return HttpClient(limits=limits, allow_private=s.allow_private_networks, clock=self.clock,
+                          **kwargs)

@@ -1,0 +1,103 @@
+"""The CLI contract: --json fields and exit codes, run as an operator would (subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archiver.simulator import Simulator
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def cli(tmp_path: Path, sim: Simulator) -> Any:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
+    env.update(ARCHIVER_DATA_DIR=str(tmp_path / "data"),
+               ARCHIVER_POLICIES=str(ROOT / "policies" / "demo"),
+               ARCHIVER_ALLOW_PRIVATE_NETWORKS="true", ARCHIVER_ACTOR="cli-test",
+               SIMULATOR_URL=sim.base_url)
+
+    def run(*args: str, code: int = 0, extra: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[bytes]:
+        proc = subprocess.run([sys.executable, "-m", "archiver.cli.main", *args],
+                              capture_output=True, env={**env, **(extra or {})}, timeout=120)
+        assert proc.returncode == code, proc.stderr.decode()
+        return proc
+
+    return run
+
+
+def as_json(proc: subprocess.CompletedProcess[bytes]) -> Any:
+    return json.loads(proc.stdout)
+
+
+def test_cli_story_with_json_contract(cli: Any, sim: Simulator, tmp_path: Path) -> None:
+    cli("init")
+    first = as_json(cli("capture", "demo-nasa-news", "--json"))
+    assert {"capture_id", "account", "status", "records", "bytes", "warc_files",
+            "posts"} <= set(first)
+    assert first["status"] == "ok" and set(first["posts"]) >= {"new", "edited", "deleted"}
+    sim.advance()
+    second = as_json(cli("capture", "demo-nasa-news", "--json"))
+    assert second["posts"]["edited"] == 1
+
+    captures = as_json(cli("captures", "list", "--json"))
+    assert [c["capture_id"] for c in captures] == [second["capture_id"], first["capture_id"]]
+    assert {"capture_id", "account", "status", "started_at"} <= set(captures[0])
+
+    posts = as_json(cli("posts", "list", "--account", "demo-nasa-news", "--json"))
+    fields = {"post_id", "account", "url", "text", "published_at", "captured_at"}
+    assert len(posts) == 6 and all(fields <= set(p) for p in posts)
+    edited = as_json(cli("posts", "list", "--account", "demo-nasa-news", "--edited", "--json"))
+    assert len(edited) == 1
+
+    hits = as_json(cli("search", "nasa", "--account", "demo-nasa-news", "--json"))
+    assert hits and all(fields <= set(h) for h in hits)
+    none = as_json(cli("search", "nasa", "--until", "2000-01-01", "--json"))
+    assert none == []
+
+    history = as_json(cli("history", edited[0]["post_id"], "--json"))
+    assert history["post_id"] == edited[0]["post_id"] and history["url"]
+    assert [v["version"] for v in history["versions"]] == [1, 2]
+    assert all(v["captured_at"] for v in history["versions"])
+
+    feed_url = sim.base_url + "/www.nasa.gov/news-release/feed/"
+    out = tmp_path / "feed.xml"
+    cli("extract", feed_url, "--at", history["versions"][0]["captured_at"], "-o", str(out))
+    first_feed = out.read_bytes()
+    cli("extract", feed_url, "-o", str(out))
+    assert first_feed != out.read_bytes(), "--at picks the version live at that time"
+    assert b"<rss" in first_feed
+
+    shown = as_json(cli("captures", "show", first["capture_id"], "--json"))
+    assert shown["warcs"][0]["status"] == "stored"
+
+
+def test_exit_codes(cli: Any, tmp_path: Path) -> None:
+    cli("init")
+    cli("capture", "no-such-account", code=2)
+    cli("history", "no-such-post", code=1)
+    cli("search", "***", code=2)
+    cli("search", "x", "--since", "yesterday", code=2)
+    cli("policies", "check", code=2, extra={"ARCHIVER_FROBNICATE": "1"})
+    failed = as_json(cli("capture", "demo-nasa-news", "--json", code=1,
+                         extra={"ARCHIVER_ALLOW_PRIVATE_NETWORKS": "false"}))
+    assert failed["status"] == "failed"
+    assert "ALLOW_PRIVATE_NETWORKS" in failed["error"]
+
+
+def test_uninitialized_index_says_to_run_init(cli: Any) -> None:
+    proc = cli("captures", "list", code=2)
+    assert b"archiver init" in proc.stderr
+
+
+def test_policies_show_json(cli: Any) -> None:
+    shown = as_json(cli("policies", "show", "--json"))
+    assert {a["id"] for a in shown["accounts"]} >= {"demo-nasa-news", "demo-usgs-quakes"}
+    assert any(s["id"] == "unscheduled" and s["unscheduled"] for s in shown["series"])
