@@ -81,8 +81,9 @@ class Settings(BaseSettings):
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-    """Read settings from ``environ`` (default ``os.environ``); raise :class:`ConfigError` naming the
-    variable when one is unknown or invalid."""
+    """Read settings from ``environ`` (default ``os.environ``).
+
+    Raises :class:`ConfigError` naming the variable when one is unknown or invalid."""
     env = dict(os.environ if environ is None else environ)
     known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
     unknown = sorted(k for k in env if k.startswith(ENV_PREFIX) and k not in known)

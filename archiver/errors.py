@@ -9,7 +9,7 @@ EXIT_INTEGRITY = 3
 
 
 class ArchiverError(Exception):
-    """Base of every error the archiver raises on purpose; message says what, to what, and what to do."""
+    """Base of every deliberate error; the message says what, to what, and what to do."""
 
     exit_code: int = EXIT_FAILED
 

@@ -1,4 +1,6 @@
-"""One configured structlog logger. Logs go to stderr; stdout is for command output and ``--json``."""
+"""One configured structlog logger.
+
+Logs go to stderr; stdout is for command output and ``--json``."""
 
 from __future__ import annotations
 
@@ -7,8 +9,12 @@ import sys
 
 import structlog
 
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
-           "error": logging.ERROR}
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
 
 
 def configure_logging(log_format: str = "console", level: str = "info") -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,8 +11,6 @@ from archiver.index.api import RecordInfo
 from archiver.runtime import Runtime
 from archiver.warc.reader import RecordContent, parse_member
 from archiver.warc.writer import sha256_label
-
-import hashlib
 
 
 @dataclass(frozen=True)

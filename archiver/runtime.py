@@ -29,15 +29,27 @@ class Runtime:
     variables: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, settings: Settings, *, create: bool = False, clock: Clock | None = None,
-              variables: Mapping[str, str] | None = None, load: bool = True) -> Runtime:
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        create: bool = False,
+        clock: Clock | None = None,
+        variables: Mapping[str, str] | None = None,
+        load: bool = True,
+    ) -> Runtime:
         """Open index and store (``create``: migrate the schema and make the bucket)."""
         index = Index.open(settings.effective_database_url, create=create)
         store = open_store(settings.effective_storage_url, lock_mode=settings.object_lock_mode)
         if create:
             store.ensure_ready()
-        rt = cls(settings=settings, index=index, store=store, clock=clock or SystemClock(),
-                 variables=dict(os.environ if variables is None else variables))
+        rt = cls(
+            settings=settings,
+            index=index,
+            store=store,
+            clock=clock or SystemClock(),
+            variables=dict(os.environ if variables is None else variables),
+        )
         if load:
             rt.reload_policies()
         return rt
@@ -50,9 +62,13 @@ class Runtime:
     def http_client(self, **kwargs: Any) -> HttpClient:
         s = self.settings
         limits = HttpLimits(
-            connect_timeout=s.http_connect_timeout, read_timeout=s.http_read_timeout,
-            max_response_bytes=s.http_max_response_bytes, max_redirects=s.http_max_redirects,
-            max_retry_after=s.http_max_retry_after, user_agent=s.user_agent,
+            connect_timeout=s.http_connect_timeout,
+            read_timeout=s.http_read_timeout,
+            max_response_bytes=s.http_max_response_bytes,
+            max_redirects=s.http_max_redirects,
+            max_retry_after=s.http_max_retry_after,
+            user_agent=s.user_agent,
         )
-        return HttpClient(limits=limits, allow_private=s.allow_private_networks, clock=self.clock,
-                          **kwargs)
+        return HttpClient(
+            limits=limits, allow_private=s.allow_private_networks, clock=self.clock, **kwargs
+        )

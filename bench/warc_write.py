@@ -25,8 +25,29 @@ from warcio.warcwriter import WARCWriter
 
 from archiver.warc.writer import HTTP_RESPONSE, Block, WarcWriter, http_head_length
 
-WORDS = ("agency public record earthquake magnitude press release statement mission launch "
-         "county update notice hearing budget report data science water weather alert").split()
+WORDS = (
+    "agency",
+    "public",
+    "record",
+    "earthquake",
+    "magnitude",
+    "press",
+    "release",
+    "statement",
+    "mission",
+    "launch",
+    "county",
+    "update",
+    "notice",
+    "hearing",
+    "budget",
+    "report",
+    "data",
+    "science",
+    "water",
+    "weather",
+    "alert",
+)
 
 
 def make_records(n: int, size: int = 20 * 1024, seed: int = 6) -> list[bytes]:
@@ -41,8 +62,10 @@ def make_records(n: int, size: int = 20 * 1024, seed: int = 6) -> list[bytes]:
             words.append(w)
             length += len(w) + 1
         body = (" ".join(words))[:size].encode()
-        head = (f"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
-                f"Content-Length: {len(body)}\r\nX-Item: {i}\r\n\r\n").encode()
+        head = (
+            f"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+            f"Content-Length: {len(body)}\r\nX-Item: {i}\r\n\r\n"
+        ).encode()
         records.append(head + body)
     return records
 
@@ -62,8 +85,13 @@ def run_archiver(records: list[bytes]) -> int:
     writer = WarcWriter(out, level=6)
     when = datetime(2026, 11, 24, tzinfo=UTC)
     for i, raw in enumerate(records):
-        writer.write("response", Block(raw, len(raw), http_head_length(raw)), date=when,
-                     target_uri=f"https://agency.example/item/{i}", content_type=HTTP_RESPONSE)
+        writer.write(
+            "response",
+            Block(raw, len(raw), http_head_length(raw)),
+            date=when,
+            target_uri=f"https://agency.example/item/{i}",
+            content_type=HTTP_RESPONSE,
+        )
     return out.tell()
 
 
@@ -71,8 +99,9 @@ def _run_warcio(records: list[bytes], cls: type[WARCWriter]) -> int:
     out = io.BytesIO()
     writer = cls(out, gzip=True, warc_version="1.1")
     for i, raw in enumerate(records):
-        rec = writer.create_warc_record(f"https://agency.example/item/{i}", "response",
-                                        payload=io.BytesIO(raw), length=len(raw))
+        rec = writer.create_warc_record(
+            f"https://agency.example/item/{i}", "response", payload=io.BytesIO(raw), length=len(raw)
+        )
         writer.write_record(rec)
     return out.tell()
 
@@ -106,10 +135,12 @@ def main() -> None:
     records = make_records(args.records)
     mib = sum(len(r) for r in records) / (1024 * 1024)
     rows = []
-    for name, fn in (("zlib level 6 per record (limit)", run_zlib_limit),
-                     ("archiver WarcWriter (sha256, level 6)", run_archiver),
-                     ("warcio WARCWriter (sha1, level 9)", run_warcio),
-                     ("warcio WARCWriter (sha256, level 9)", run_warcio_sha256)):
+    for name, fn in (
+        ("zlib level 6 per record (limit)", run_zlib_limit),
+        ("archiver WarcWriter (sha256, level 6)", run_archiver),
+        ("warcio WARCWriter (sha1, level 9)", run_warcio),
+        ("warcio WARCWriter (sha256, level 9)", run_warcio_sha256),
+    ):
         seconds, size = measure(fn, records)
         rows.append((name, mib / seconds, size))
     limit, ours = rows[0][1], rows[1][1]
@@ -117,9 +148,11 @@ def main() -> None:
     print(f"{'writer':40} {'MiB/s':>8} {'out MiB':>8} {'vs archiver':>12}")
     for name, speed, size in rows:
         print(f"{name:40} {speed:8.1f} {size / 1048576:8.2f} {speed / ours:11.2f}x")
-    print(f"archiver / zlib limit: {ours / limit:.0%}   "
-          f"archiver / warcio default: {ours / rows[2][1]:.2f}x   "
-          f"archiver / warcio sha256: {ours / rows[3][1]:.2f}x")
+    print(
+        f"archiver / zlib limit: {ours / limit:.0%}   "
+        f"archiver / warcio default: {ours / rows[2][1]:.2f}x   "
+        f"archiver / warcio sha256: {ours / rows[3][1]:.2f}x"
+    )
 
 
 if __name__ == "__main__":

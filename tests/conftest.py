@@ -17,6 +17,7 @@ from archiver.logging import configure_logging
 from archiver.runtime import Runtime
 from archiver.simulator import Simulator
 
+pytest_plugins = ["tests.fixtures_s3"]
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"

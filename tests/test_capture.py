@@ -38,7 +38,9 @@ def stored_copy(rt: Runtime, name: str, tmp_path: Path) -> Path:
 
 
 def one_account_policy(folder: Path, url: str, platform: str = "feed", options: str = "") -> Path:
-    return write_policy(folder, f"""\
+    return write_policy(
+        folder,
+        f"""\
 series:
   - id: test-series
     title: Test series
@@ -52,7 +54,8 @@ accounts:
     series: test-series
     schedule: PT1H
     options: {{media: false{options}}}
-""")
+""",
+    )
 
 
 def test_feed_capture_stores_a_valid_warc_with_searchable_posts(
@@ -64,8 +67,9 @@ def test_feed_capture_stores_a_valid_warc_with_searchable_posts(
     assert result.posts["new"] == 5
     assert result.stored == len(result.warc_files) == 1
     path = stored_copy(rt, result.warc_files[0], tmp_path)
-    check = subprocess.run([sys.executable, "-m", "warcio.cli", "check", str(path)],
-                           capture_output=True, text=True)
+    check = subprocess.run(
+        [sys.executable, "-m", "warcio.cli", "check", str(path)], capture_output=True, text=True
+    )
     assert check.returncode == 0, check.stdout
     records = read_file_records(path)
     types = [r.written.rec_type for r in records]
@@ -89,16 +93,18 @@ def test_stored_warc_is_locked_until_its_retention_date(make_runtime: MakeRuntim
     assert info.sha256 == warc.sha256 and info.size == warc.size
 
 
-def test_recapture_writes_revisits_and_keeps_every_version(make_runtime: MakeRuntime,
-                                                          sim: Simulator) -> None:
+def test_recapture_writes_revisits_and_keeps_every_version(
+    make_runtime: MakeRuntime, sim: Simulator
+) -> None:
     rt = make_runtime()
     first = capture_account(rt, NASA)
     sim.advance()
     second = capture_account(rt, NASA)
     assert second.posts == {"new": 1, "edited": 1, "deleted": 0}
     assert second.revisits >= 5, "unchanged images are revisits of the first capture"
-    revisits = [r for r in rt.index.records_of_capture(second.capture_id)
-                if r.rec_type == "revisit"]
+    revisits = [
+        r for r in rt.index.records_of_capture(second.capture_id) if r.rec_type == "revisit"
+    ]
     originals = {r.record_id for r in rt.index.records_of_capture(first.capture_id)}
     assert revisits and all(r.refers_to in originals for r in revisits)
     [edited] = rt.index.list_posts(NASA, edited=True)
@@ -148,8 +154,9 @@ def test_malformed_feed_is_archived_raw_and_partial(
         assert extract(rt, url).content.payload == live.read()
 
 
-def test_truncated_feed_is_partial_and_flagged(make_runtime: MakeRuntime, sim: Simulator,
-                                               tmp_path: Path) -> None:
+def test_truncated_feed_is_partial_and_flagged(
+    make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path
+) -> None:
     url = sim.base_url + "/_fault/truncated.rss"
     rt = make_runtime(policies=one_account_policy(tmp_path / "p", url))
     result = capture_account(rt, "test-account")
@@ -157,15 +164,19 @@ def test_truncated_feed_is_partial_and_flagged(make_runtime: MakeRuntime, sim: S
     assert any("truncated" in p for p in result.problems)
 
 
-def test_oversized_page_is_capped_and_flagged(make_runtime: MakeRuntime, sim: Simulator,
-                                              tmp_path: Path) -> None:
+def test_oversized_page_is_capped_and_flagged(
+    make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path
+) -> None:
     url = sim.base_url + "/_fault/big?bytes=3000000"
-    rt = make_runtime(policies=one_account_policy(tmp_path / "p", url, platform="web"),
-                      http_max_response_bytes=100_000)
+    rt = make_runtime(
+        policies=one_account_policy(tmp_path / "p", url, platform="web"),
+        http_max_response_bytes=100_000,
+    )
     result = capture_account(rt, "test-account")
     assert result.status == "partial"
-    [response] = [r for r in rt.index.records_of_capture(result.capture_id)
-                  if r.rec_type == "response"]
+    [response] = [
+        r for r in rt.index.records_of_capture(result.capture_id) if r.rec_type == "response"
+    ]
     member = extract(rt, response.record_id)
     assert ("WARC-Truncated", "length") in member.content.warc_headers
     assert len(member.content.block) < 3_000_000
@@ -179,18 +190,21 @@ def test_loopback_without_the_allow_flag_is_refused(make_runtime: MakeRuntime) -
     assert rt.index.get_capture(result.capture_id).status == "failed"
 
 
-def test_tampered_stored_record_is_an_integrity_error(make_runtime: MakeRuntime,
-                                                     tmp_path: Path) -> None:
+def test_tampered_stored_record_is_an_integrity_error(
+    make_runtime: MakeRuntime, tmp_path: Path
+) -> None:
     rt = make_runtime()
     result = capture_account(rt, "demo-agency-rdf")
     warc = rt.index.get_warc(result.warc_files[0])
     assert warc is not None
-    response = next(r for r in rt.index.records_of_capture(result.capture_id)
-                    if r.rec_type == "response")
+    response = next(
+        r for r in rt.index.records_of_capture(result.capture_id) if r.rec_type == "response"
+    )
     # A copy of the stored file with one byte of the response body flipped, recompressed.
     data = stored_copy(rt, warc.name, tmp_path).read_bytes()
-    member = zlib.decompress(data[response.offset: response.offset + response.length],
-                             zlib.MAX_WBITS + 16)
+    member = zlib.decompress(
+        data[response.offset : response.offset + response.length], zlib.MAX_WBITS + 16
+    )
     flipped = member[:-10] + bytes([member[-10] ^ 0x01]) + member[-9:]
     comp = zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS + 16)
     tampered_member = comp.compress(flipped) + comp.flush()
@@ -213,8 +227,11 @@ def test_store_outage_keeps_the_warc_in_the_spool_until_a_later_run(
 ) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the store folder should be")
-    down = ("s3://archive?endpoint_url=http://127.0.0.1:9&region=us-east-1"
-            if backend else (blocker / "store").as_uri())
+    down = (
+        "s3://archive?endpoint_url=http://127.0.0.1:9&region=us-east-1"
+        if backend
+        else (blocker / "store").as_uri()
+    )
     rt_up = make_runtime()  # index schema and bucket exist; then the store goes away
     rt_down = make_runtime(storage_url=down, create=False)
     result = capture_account(rt_down, "demo-agency-rdf")

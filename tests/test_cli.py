@@ -18,15 +18,23 @@ from tests.conftest import ROOT
 @pytest.fixture
 def cli(tmp_path: Path, sim: Simulator) -> Any:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
-    env.update(ARCHIVER_DATA_DIR=str(tmp_path / "data"),
-               ARCHIVER_POLICIES=str(ROOT / "policies" / "demo"),
-               ARCHIVER_ALLOW_PRIVATE_NETWORKS="true", ARCHIVER_ACTOR="cli-test",
-               SIMULATOR_URL=sim.base_url)
+    env.update(
+        ARCHIVER_DATA_DIR=str(tmp_path / "data"),
+        ARCHIVER_POLICIES=str(ROOT / "policies" / "demo"),
+        ARCHIVER_ALLOW_PRIVATE_NETWORKS="true",
+        ARCHIVER_ACTOR="cli-test",
+        SIMULATOR_URL=sim.base_url,
+    )
 
-    def run(*args: str, code: int = 0, extra: dict[str, str] | None = None
-            ) -> subprocess.CompletedProcess[bytes]:
-        proc = subprocess.run([sys.executable, "-m", "archiver.cli.main", *args],
-                              capture_output=True, env={**env, **(extra or {})}, timeout=120)
+    def run(
+        *args: str, code: int = 0, extra: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "archiver.cli.main", *args],
+            capture_output=True,
+            env={**env, **(extra or {})},
+            timeout=120,
+        )
         assert proc.returncode == code, proc.stderr.decode()
         return proc
 
@@ -40,8 +48,9 @@ def as_json(proc: subprocess.CompletedProcess[bytes]) -> Any:
 def test_cli_story_with_json_contract(cli: Any, sim: Simulator, tmp_path: Path) -> None:
     cli("init")
     first = as_json(cli("capture", "demo-nasa-news", "--json"))
-    assert {"capture_id", "account", "status", "records", "bytes", "warc_files",
-            "posts"} <= set(first)
+    assert {"capture_id", "account", "status", "records", "bytes", "warc_files", "posts"} <= set(
+        first
+    )
     assert first["status"] == "ok" and set(first["posts"]) >= {"new", "edited", "deleted"}
     sim.advance()
     second = as_json(cli("capture", "demo-nasa-news", "--json"))
@@ -86,8 +95,15 @@ def test_exit_codes(cli: Any, tmp_path: Path) -> None:
     cli("search", "***", code=2)
     cli("search", "x", "--since", "yesterday", code=2)
     cli("policies", "check", code=2, extra={"ARCHIVER_FROBNICATE": "1"})
-    failed = as_json(cli("capture", "demo-nasa-news", "--json", code=1,
-                         extra={"ARCHIVER_ALLOW_PRIVATE_NETWORKS": "false"}))
+    failed = as_json(
+        cli(
+            "capture",
+            "demo-nasa-news",
+            "--json",
+            code=1,
+            extra={"ARCHIVER_ALLOW_PRIVATE_NETWORKS": "false"},
+        )
+    )
     assert failed["status"] == "failed"
     assert "ALLOW_PRIVATE_NETWORKS" in failed["error"]
 

@@ -20,8 +20,13 @@ def test_defaults_are_embedded() -> None:
 
 
 def test_values_are_read_and_typed() -> None:
-    s = load_settings({"ARCHIVER_DATA_DIR": "/srv/archive", "ARCHIVER_ALLOW_PRIVATE_NETWORKS":
-                       "true", "ARCHIVER_WARC_MAX_BYTES": "1000"})
+    s = load_settings(
+        {
+            "ARCHIVER_DATA_DIR": "/srv/archive",
+            "ARCHIVER_ALLOW_PRIVATE_NETWORKS": "true",
+            "ARCHIVER_WARC_MAX_BYTES": "1000",
+        }
+    )
     assert s.data_dir == Path("/srv/archive") and s.allow_private_networks
     assert s.spool_dir == Path("/srv/archive/spool") and s.warc_max_bytes == 1000
 

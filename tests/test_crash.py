@@ -33,10 +33,14 @@ def slow_feed(sim: Simulator) -> Iterator[str]:
         "</item>"
         for i in range(IMAGES)
     )
-    hang = f'<item><title>Stuck</title><guid>stuck</guid><enclosure url="{sim.base_url}' \
-           '/_fault/hang" type="image/png" length="1"/></item>'
-    body = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Agency</title>'
-            f"{items}{hang}</channel></rss>").encode()
+    hang = (
+        f'<item><title>Stuck</title><guid>stuck</guid><enclosure url="{sim.base_url}'
+        '/_fault/hang" type="image/png" length="1"/></item>'
+    )
+    body = (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Agency</title>'
+        f"{items}{hang}</channel></rss>"
+    ).encode()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -58,7 +62,9 @@ def slow_feed(sim: Simulator) -> Iterator[str]:
 def test_kill_9_mid_capture_loses_no_whole_record(
     make_runtime: MakeRuntime, slow_feed: str, tmp_path: Path, backend: dict[str, str]
 ) -> None:
-    policies = write_policy(tmp_path / "p", f"""\
+    policies = write_policy(
+        tmp_path / "p",
+        f"""\
 series:
   - id: crash-series
     title: Crash test
@@ -71,16 +77,25 @@ accounts:
     series: crash-series
     schedule: PT1H
     options: {{media: true}}
-""")
+""",
+    )
     rt = make_runtime(policies=policies)  # migrates the index, creates the bucket
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
-    env.update(ARCHIVER_DATA_DIR=str(rt.settings.data_dir),
-               ARCHIVER_DATABASE_URL=rt.settings.effective_database_url,
-               ARCHIVER_STORAGE_URL=rt.settings.effective_storage_url,
-               ARCHIVER_POLICIES=str(policies), ARCHIVER_ALLOW_PRIVATE_NETWORKS="true",
-               ARCHIVER_HTTP_READ_TIMEOUT="120", ARCHIVER_LOG_LEVEL="warning")
-    proc = subprocess.Popen([sys.executable, "-m", "archiver.cli.main", "capture", "crashy"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env.update(
+        ARCHIVER_DATA_DIR=str(rt.settings.data_dir),
+        ARCHIVER_DATABASE_URL=rt.settings.effective_database_url,
+        ARCHIVER_STORAGE_URL=rt.settings.effective_storage_url,
+        ARCHIVER_POLICIES=str(policies),
+        ARCHIVER_ALLOW_PRIVATE_NETWORKS="true",
+        ARCHIVER_HTTP_READ_TIMEOUT="120",
+        ARCHIVER_LOG_LEVEL="warning",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "archiver.cli.main", "capture", "crashy"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     spool = rt.settings.spool_dir
     try:
         # Wait (bounded) until the feed and every image are in the open file; the last
@@ -89,9 +104,11 @@ accounts:
         while time.monotonic() < deadline:
             opened = list(spool.glob("*.open"))
             # warcinfo, then request + response for the feed and for each image
-            if opened and whole_records_length(opened[0]) and len(
-                read_file_records(opened[0])
-            ) >= 1 + 2 * (1 + IMAGES):
+            if (
+                opened
+                and whole_records_length(opened[0])
+                and len(read_file_records(opened[0])) >= 1 + 2 * (1 + IMAGES)
+            ):
                 break
             assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
             time.sleep(0.05)

@@ -73,29 +73,67 @@ def test_policy_hash_changes_with_content(tmp_path: Path) -> None:
         (GOOD.replace('"0 */6 * * *"', '"every six hours"'), 12, "cron"),
         (GOOD.replace("id: usgs-quakes", "id: ../../etc"), 7, "slug"),
         (GOOD.replace("id: usgs-quakes", "id: Usgs Quakes"), 7, "slug"),
-        (GOOD.replace("    agency: USGS\n", "    agency: USGS\n    colour: blue\n"), 9,
-         "unknown key 'colour'"),
+        (
+            GOOD.replace("    agency: USGS\n", "    agency: USGS\n    colour: blue\n"),
+            9,
+            "unknown key 'colour'",
+        ),
         (GOOD.replace("    agency: USGS\n", ""), 7, "required key 'agency'"),
         (GOOD.replace("platform: feed", "platform: myspace"), 9, "one of"),
-        (GOOD.replace("series: grs-6.4-020\n    schedule", "series: grs-9\n    schedule"), 11,
-         "series 'grs-9' is not defined"),
-        (GOOD.replace("url: https://earthquake.usgs.gov/feed.atom", "url: ftp://x"), 10,
-         "http(s) URL"),
-        (GOOD + "  - id: usgs-quakes\n    agency: b\n    platform: feed\n    url: http://a.gov\n"
-         "    schedule: PT1H\n", 13, "already defined at"),
+        (
+            GOOD.replace("series: grs-6.4-020\n    schedule", "series: grs-9\n    schedule"),
+            11,
+            "series 'grs-9' is not defined",
+        ),
+        (
+            GOOD.replace("url: https://earthquake.usgs.gov/feed.atom", "url: ftp://x"),
+            10,
+            "http(s) URL",
+        ),
+        (
+            GOOD + "  - id: usgs-quakes\n    agency: b\n    platform: feed\n    url: http://a.gov\n"
+            "    schedule: PT1H\n",
+            13,
+            "already defined at",
+        ),
         (GOOD.replace("  - id: grs-6.4-020", "  - id: unscheduled"), 2, "built in"),
         (GOOD.replace("    title: Social media\n", "    title: [unclosed\n"), 4, "line 3"),
-        (GOOD.replace("    agency: USGS\n", "    agency: USGS\n    agency: DOI\n"), 9,
-         "appears twice"),
-        (GOOD.replace("    schedule:", "    credentials: sk-live-1234 abc\n    schedule:"), 12,
-         "never the secret"),
-        (GOOD.replace('    schedule: "0 */6 * * *"\n',
-                      '    schedule: "0 */6 * * *"\n    timezone: Mars/Olympus\n'), 13,
-         "IANA time zone"),
+        (
+            GOOD.replace("    agency: USGS\n", "    agency: USGS\n    agency: DOI\n"),
+            9,
+            "appears twice",
+        ),
+        (
+            GOOD.replace("    schedule:", "    credentials: sk-live-1234 abc\n    schedule:"),
+            12,
+            "never the secret",
+        ),
+        (
+            GOOD.replace(
+                '    schedule: "0 */6 * * *"\n',
+                '    schedule: "0 */6 * * *"\n    timezone: Mars/Olympus\n',
+            ),
+            13,
+            "IANA time zone",
+        ),
     ],
-    ids=["duration", "cron", "traversal-id", "bad-slug", "unknown-key", "missing-key",
-         "platform", "unknown-series", "url", "duplicate-id", "reserved-series", "yaml-syntax",
-         "duplicate-key", "secret-inline", "timezone"],
+    ids=[
+        "duration",
+        "cron",
+        "traversal-id",
+        "bad-slug",
+        "unknown-key",
+        "missing-key",
+        "platform",
+        "unknown-series",
+        "url",
+        "duplicate-id",
+        "reserved-series",
+        "yaml-syntax",
+        "duplicate-key",
+        "secret-inline",
+        "timezone",
+    ],
 )
 def test_policy_error_names_file_line_and_remedy(
     tmp_path: Path, text: str, line: int, needle: str
@@ -125,7 +163,12 @@ def test_cli_check_exits_2_with_file_line(tmp_path: Path) -> None:
     folder = write_policy(tmp_path / "pol", GOOD.replace("P90D", "P90X"), "bad.yaml")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
     env.update(ARCHIVER_POLICIES=str(folder), ARCHIVER_DATA_DIR=str(tmp_path / "d"))
-    proc = subprocess.run([sys.executable, "-m", "archiver.cli.main", "policies", "check"],
-                          capture_output=True, text=True, env=env, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "archiver.cli.main", "policies", "check"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert "bad.yaml:5:" in proc.stderr and "P90D" in proc.stderr

@@ -24,24 +24,40 @@ from archiver.warc.spool import (
 from archiver.warc.writer import HTTP_RESPONSE, Block, WarcWriter, http_head_length, sha256_label
 
 WHEN = datetime(2026, 11, 24, 22, 5, 24, 123456, tzinfo=UTC)
-CHUNKED = (b"HTTP/1.1 200 OK\r\nContent-Type:text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
-           b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+CHUNKED = (
+    b"HTTP/1.1 200 OK\r\nContent-Type:text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+)
 
 
 def ctx() -> WarcContext:
-    return WarcContext(account="usgs-quakes", series="grs-6.4-020", platform="feed",
-                       capture_id="c1", policy_hash="ab" * 32, operator="records-office")
+    return WarcContext(
+        account="usgs-quakes",
+        series="grs-6.4-020",
+        platform="feed",
+        capture_id="c1",
+        policy_hash="ab" * 32,
+        operator="records-office",
+    )
 
 
 def warcio_check(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "warcio.cli", "check", "-v", str(path)],
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "warcio.cli", "check", "-v", str(path)],
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_block_is_written_byte_for_byte_and_digests_verify(tmp_path: Path) -> None:
     spool = SpoolWriter(tmp_path, ctx(), FrozenClock(WHEN))
-    spool.write("response", Block(CHUNKED, len(CHUNKED), http_head_length(CHUNKED)), date=WHEN,
-                target_uri="https://example.gov/a", content_type=HTTP_RESPONSE)
+    spool.write(
+        "response",
+        Block(CHUNKED, len(CHUNKED), http_head_length(CHUNKED)),
+        date=WHEN,
+        target_uri="https://example.gov/a",
+        content_type=HTTP_RESPONSE,
+    )
     [closed] = spool.close()
     check = warcio_check(closed.path)
     assert check.returncode == 0, check.stdout + check.stderr
@@ -57,8 +73,9 @@ def test_block_is_written_byte_for_byte_and_digests_verify(tmp_path: Path) -> No
 
 def test_warcinfo_comes_first_and_says_who_made_it(tmp_path: Path) -> None:
     spool = SpoolWriter(tmp_path, ctx(), FrozenClock(WHEN))
-    spool.write("resource", Block(b"x", 1, 0), date=WHEN, target_uri="urn:x",
-                content_type="text/plain")
+    spool.write(
+        "resource", Block(b"x", 1, 0), date=WHEN, target_uri="urn:x", content_type="text/plain"
+    )
     [closed] = spool.close()
     first = read_file_records(closed.path)[0]
     assert first.written.rec_type == "warcinfo"
@@ -84,8 +101,13 @@ def test_rotation_starts_a_new_file_with_its_own_warcinfo(tmp_path: Path) -> Non
     spool = SpoolWriter(tmp_path, ctx(), FrozenClock(WHEN), max_bytes=2000)
     body = bytes(range(256)) * 20  # incompressible enough to pass 2000 bytes quickly
     for i in range(6):
-        spool.write("resource", Block(body, len(body), 0), date=WHEN, target_uri=f"urn:r{i}",
-                    content_type="application/octet-stream")
+        spool.write(
+            "resource",
+            Block(body, len(body), 0),
+            date=WHEN,
+            target_uri=f"urn:r{i}",
+            content_type="application/octet-stream",
+        )
     closed = spool.close()
     assert len(closed) > 1
     for c in closed:
@@ -98,8 +120,13 @@ def test_rotation_starts_a_new_file_with_its_own_warcinfo(tmp_path: Path) -> Non
 def test_repair_keeps_every_whole_record_and_cuts_the_partial_one(tmp_path: Path) -> None:
     spool = SpoolWriter(tmp_path, ctx(), FrozenClock(WHEN))
     for i in range(5):
-        spool.write("resource", Block(b"r%d" % i, 2, 0), date=WHEN, target_uri=f"urn:{i}",
-                    content_type="text/plain")
+        spool.write(
+            "resource",
+            Block(b"r%d" % i, 2, 0),
+            date=WHEN,
+            target_uri=f"urn:{i}",
+            content_type="text/plain",
+        )
     path = next(tmp_path.glob("*.open"))
     whole = path.stat().st_size
     # A crash in the middle of the next record: half a gzip member at the end.
@@ -116,11 +143,19 @@ def test_repair_keeps_every_whole_record_and_cuts_the_partial_one(tmp_path: Path
 
 def test_cdxj_indexer_indexes_our_files(tmp_path: Path) -> None:
     spool = SpoolWriter(tmp_path, ctx(), FrozenClock(WHEN))
-    spool.write("response", Block(CHUNKED, len(CHUNKED), http_head_length(CHUNKED)), date=WHEN,
-                target_uri="https://example.gov/a", content_type=HTTP_RESPONSE)
+    spool.write(
+        "response",
+        Block(CHUNKED, len(CHUNKED), http_head_length(CHUNKED)),
+        date=WHEN,
+        target_uri="https://example.gov/a",
+        content_type=HTTP_RESPONSE,
+    )
     [closed] = spool.close()
-    proc = subprocess.run([sys.executable, "-m", "cdxj_indexer.main", str(closed.path)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "cdxj_indexer.main", str(closed.path)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("gov,example)/a 20261124220524")

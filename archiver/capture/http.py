@@ -33,8 +33,21 @@ SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "x-api-key", "x-auth-token", "api-key"}
 )
 SECRET_PARAMS = frozenset(
-    {"access_token", "token", "api_key", "apikey", "key", "secret", "appsecret", "client_secret",
-     "password", "sig", "signature", "bearer_token", "refresh_token"}
+    {
+        "access_token",
+        "token",
+        "api_key",
+        "apikey",
+        "key",
+        "secret",
+        "appsecret",
+        "client_secret",
+        "password",
+        "sig",
+        "signature",
+        "bearer_token",
+        "refresh_token",
+    }
 )
 SPOOL_IN_MEMORY = 1024 * 1024  # bodies above this spill to a temporary file
 
@@ -81,7 +94,10 @@ class _WireTap:
 
     def __init__(self) -> None:
         self.sent = bytearray()
-        self.received: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+        # Owned by the Exchange built from this tap; closed by Exchange.close().
+        self.received: IO[bytes] = tempfile.SpooledTemporaryFile(  # noqa: SIM115
+            max_size=SPOOL_IN_MEMORY
+        )
         self.received_length = 0
         self.peer: str | None = None
 
@@ -123,8 +139,9 @@ class _TappedStream(httpcore.NetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> httpcore.NetworkStream:
-        return _TappedStream(self._inner.start_tls(ssl_context, server_hostname, timeout),
-                             self._peer)
+        return _TappedStream(
+            self._inner.start_tls(ssl_context, server_hostname, timeout), self._peer
+        )
 
     def get_extra_info(self, info: str) -> typing.Any:
         return self._inner.get_extra_info(info)
@@ -257,12 +274,13 @@ class HttpClient:
         )
         self._client = httpx.Client(
             transport=transport,
-            timeout=httpx.Timeout(
-                self.limits.read_timeout, connect=self.limits.connect_timeout
-            ),
+            timeout=httpx.Timeout(self.limits.read_timeout, connect=self.limits.connect_timeout),
             follow_redirects=False,
-            headers={"User-Agent": self.limits.user_agent, "Accept-Encoding": "gzip, deflate",
-                     **(headers or {})},
+            headers={
+                "User-Agent": self.limits.user_agent,
+                "Accept-Encoding": "gzip, deflate",
+                **(headers or {}),
+            },
         )
 
     def close(self) -> None:
@@ -291,8 +309,9 @@ class HttpClient:
                 wait = retry_after_seconds(exchange.headers.get("retry-after"), self.clock.now())
                 if wait is not None and wait <= self.limits.max_retry_after:
                     retries_429 += 1
-                    self.log.info("http.retry_after", url=exchange.url, status=exchange.status,
-                                  seconds=wait)
+                    self.log.info(
+                        "http.retry_after", url=exchange.url, status=exchange.status, seconds=wait
+                    )
                     self.clock.sleep(wait)
                     continue
             if exchange.redirect_to is None:
@@ -309,7 +328,9 @@ class HttpClient:
         token = _current.set(tap)
         started = self.clock.now()
         safe_url = redact_url(url)
-        body: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+        body: IO[bytes] = tempfile.SpooledTemporaryFile(  # noqa: SIM115 (owned by the Exchange)
+            max_size=SPOOL_IN_MEMORY
+        )
         body_length = 0
         truncated: str | None = None
         error: str | None = None
@@ -341,12 +362,11 @@ class HttpClient:
         finally:
             _current.reset(token)
         if truncated == "length":
-            self.log.warning("http.response_capped", url=safe_url,
-                             limit=self.limits.max_response_bytes)
+            self.log.warning(
+                "http.response_capped", url=safe_url, limit=self.limits.max_response_bytes
+            )
         location = response.headers.get("location")
-        redirect_to = (
-            urljoin(url, location) if response.is_redirect and location else None
-        )
+        redirect_to = urljoin(url, location) if response.is_redirect and location else None
         tap.received.seek(0)
         body.seek(0)
         http_version = response.http_version or "HTTP/1.1"
@@ -385,4 +405,3 @@ __all__ = [
     "redact_url",
     "retry_after_seconds",
 ]
-

@@ -67,8 +67,9 @@ class _Session:
         self.first_response_at: datetime | None = None
         self._fetched: set[str] = set()
 
-    def fetch(self, url: str, *, purpose: str = "api",
-              headers: dict[str, str] | None = None) -> Exchange | None:
+    def fetch(
+        self, url: str, *, purpose: str = "api", headers: dict[str, str] | None = None
+    ) -> Exchange | None:
         if url in self._fetched and purpose == "media":
             return None
         self._fetched.add(url)
@@ -86,11 +87,18 @@ class _Session:
                 self.first_response_at = ex.started_at
             written = self.recorder.record(ex)
             self._ids[id(ex)] = written.record_id
-            self.exchanges.append({
-                "url": ex.url, "purpose": purpose, "status": ex.status,
-                "record_id": written.record_id, "record_type": written.rec_type,
-                "bytes": ex.raw_length, "truncated": ex.truncated, "error": ex.error,
-            })
+            self.exchanges.append(
+                {
+                    "url": ex.url,
+                    "purpose": purpose,
+                    "status": ex.status,
+                    "record_id": written.record_id,
+                    "record_type": written.rec_type,
+                    "bytes": ex.raw_length,
+                    "truncated": ex.truncated,
+                    "error": ex.error,
+                }
+            )
             if ex.truncated:
                 self.log.warning("capture.truncated", url=ex.url, reason=ex.truncated)
         final = hops[-1]
@@ -120,19 +128,34 @@ def capture_account(rt: Runtime, account_id: str, *, trigger: str = "cli") -> Ca
     log = get_logger(account=account.id, capture_id=capture_id)
     started = rt.clock.now()
     index: Index = rt.index
-    index.start_capture(CaptureRow(
-        capture_id=capture_id, account=account.id, series=series.id, platform=account.platform,
-        status="running", trigger=trigger, started_at=started, policy_hash=policies.policy_hash,
-        actor=rt.settings.actor,
-    ))
+    index.start_capture(
+        CaptureRow(
+            capture_id=capture_id,
+            account=account.id,
+            series=series.id,
+            platform=account.platform,
+            status="running",
+            trigger=trigger,
+            started_at=started,
+            policy_hash=policies.policy_hash,
+            actor=rt.settings.actor,
+        )
+    )
     log.info("capture.started", platform=account.platform, series=series.id)
     spool = SpoolWriter(
         rt.settings.spool_dir,
-        WarcContext(account=account.id, series=series.id, platform=account.platform,
-                    capture_id=capture_id, policy_hash=policies.policy_hash,
-                    operator=rt.settings.actor, agency=account.agency,
-                    authority=series.authority),
-        rt.clock, max_bytes=rt.settings.warc_max_bytes,
+        WarcContext(
+            account=account.id,
+            series=series.id,
+            platform=account.platform,
+            capture_id=capture_id,
+            policy_hash=policies.policy_hash,
+            operator=rt.settings.actor,
+            agency=account.agency,
+            authority=series.authority,
+        ),
+        rt.clock,
+        max_bytes=rt.settings.warc_max_bytes,
     )
     recorder = Recorder(spool, lambda uri: index.last_original(series.id, uri))
     fatal: str | None = None
@@ -145,8 +168,11 @@ def capture_account(rt: Runtime, account_id: str, *, trigger: str = "cli") -> Ca
             result = connector.capture(account, session)
             fatal, complete = result.fatal, result.complete_listing
             counts = index.record_posts(
-                account=account.id, series=series.id, platform=account.platform,
-                capture_id=capture_id, posts=result.posts,
+                account=account.id,
+                series=series.id,
+                platform=account.platform,
+                capture_id=capture_id,
+                posts=result.posts,
                 # A version is "live at" the moment its listing was fetched (extract --at).
                 captured_at=session.first_response_at or started,
             )
@@ -161,53 +187,116 @@ def capture_account(rt: Runtime, account_id: str, *, trigger: str = "cli") -> Ca
     status = "failed" if fatal else ("partial" if session.problems else "ok")
     finished = rt.clock.now()
     ledger = {
-        "capture_id": capture_id, "account": account.id, "series": series.id,
-        "platform": account.platform, "agency": account.agency, "trigger": trigger,
-        "policy_hash": policies.policy_hash, "policy_source": account.source,
-        "operator": rt.settings.actor, "software": f"archiver/{__version__}",
-        "started_at": started, "finished_at": finished, "status": status, "error": fatal,
-        "problems": session.problems, "complete_listing": complete, "posts": posts_counts,
+        "capture_id": capture_id,
+        "account": account.id,
+        "series": series.id,
+        "platform": account.platform,
+        "agency": account.agency,
+        "trigger": trigger,
+        "policy_hash": policies.policy_hash,
+        "policy_source": account.source,
+        "operator": rt.settings.actor,
+        "software": f"archiver/{__version__}",
+        "started_at": started,
+        "finished_at": finished,
+        "status": status,
+        "error": fatal,
+        "problems": session.problems,
+        "complete_listing": complete,
+        "posts": posts_counts,
         "exchanges": session.exchanges,
     }
     body = json.dumps(jsonable(ledger), indent=1, sort_keys=True).encode()
-    spool.write("metadata", Block(body, len(body), None), date=finished,
-                target_uri=f"urn:archiver:capture:{capture_id}", content_type="application/json")
+    spool.write(
+        "metadata",
+        Block(body, len(body), None),
+        date=finished,
+        target_uri=f"urn:archiver:capture:{capture_id}",
+        content_type="application/json",
+    )
     closed = spool.close()
     stored = _index_and_ship(rt, closed, capture_id, account.id, series.id, recorder.extras)
     records = sum(len(c.records) for c in closed)
     size = sum(c.size for c in closed)
     summary = index.finish_capture(
-        capture_id, status=status, finished_at=finished, records=records, bytes=size,
-        warc_files=len(closed), posts_new=posts_counts["new"],
-        posts_edited=posts_counts["edited"], error=fatal,
+        capture_id,
+        status=status,
+        finished_at=finished,
+        records=records,
+        bytes=size,
+        warc_files=len(closed),
+        posts_new=posts_counts["new"],
+        posts_edited=posts_counts["edited"],
+        error=fatal,
         ledger={**ledger, "warc_files": [c.name for c in closed], "stored": stored},
     )
-    index.audit(actor=rt.settings.actor, action="capture", subject=capture_id, at=finished,
-                payload={"account": account.id, "series": series.id, "status": status,
-                         "records": records, "bytes": size,
-                         "warc_files": {c.name: c.sha256 for c in closed}})
-    log.info("capture.finished", status=status, records=records, bytes=size,
-             posts_new=posts_counts["new"], posts_edited=posts_counts["edited"],
-             revisits=recorder.revisits, stored=stored, spooled=len(closed) - stored)
+    index.audit(
+        actor=rt.settings.actor,
+        action="capture",
+        subject=capture_id,
+        at=finished,
+        payload={
+            "account": account.id,
+            "series": series.id,
+            "status": status,
+            "records": records,
+            "bytes": size,
+            "warc_files": {c.name: c.sha256 for c in closed},
+        },
+    )
+    log.info(
+        "capture.finished",
+        status=status,
+        records=records,
+        bytes=size,
+        posts_new=posts_counts["new"],
+        posts_edited=posts_counts["edited"],
+        revisits=recorder.revisits,
+        stored=stored,
+        spooled=len(closed) - stored,
+    )
     structlog.contextvars.clear_contextvars()
     return CaptureResult(
-        capture_id=capture_id, account=account.id, series=series.id, status=summary.status,
-        records=records, bytes=size, warc_files=[c.name for c in closed], posts=posts_counts,
-        revisits=recorder.revisits, stored=stored, spooled=len(closed) - stored,
-        problems=session.problems, error=fatal,
+        capture_id=capture_id,
+        account=account.id,
+        series=series.id,
+        status=summary.status,
+        records=records,
+        bytes=size,
+        warc_files=[c.name for c in closed],
+        posts=posts_counts,
+        revisits=recorder.revisits,
+        stored=stored,
+        spooled=len(closed) - stored,
+        problems=session.problems,
+        error=fatal,
     )
 
 
-def _index_and_ship(rt: Runtime, closed: list[ClosedWarc], capture_id: str, account: str,
-                    series_id: str, extras: dict[str, RecordExtra]) -> int:
+def _index_and_ship(
+    rt: Runtime,
+    closed: list[ClosedWarc],
+    capture_id: str,
+    account: str,
+    series_id: str,
+    extras: dict[str, RecordExtra],
+) -> int:
     """Index each closed file's records, then ship it; returns how many files were stored."""
     stored = 0
     series = series_or_unscheduled(rt.policies, series_id)
     for c in closed:
         rt.index.add_warc(
-            WarcFileRow(name=c.name, capture_id=capture_id, account=account, series=series_id,
-                        key=c.key, size=c.size, sha256=c.sha256, status="closed",
-                        created_at=c.created_at),
+            WarcFileRow(
+                name=c.name,
+                capture_id=capture_id,
+                account=account,
+                series=series_id,
+                key=c.key,
+                size=c.size,
+                sha256=c.sha256,
+                status="closed",
+                created_at=c.created_at,
+            ),
             [(r, extras.get(r.record_id, RecordExtra())) for r in c.records],
         )
         warc = rt.index.get_warc(c.name)

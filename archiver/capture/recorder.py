@@ -53,8 +53,7 @@ class Recorder:
         info = self.lookup(uri)
         if info is None or info.payload_digest is None or info.target_uri is None:
             return None
-        return Original(info.record_id, info.target_uri, warc_date(info.date),
-                        info.payload_digest)
+        return Original(info.record_id, info.target_uri, warc_date(info.date), info.payload_digest)
 
     def record(self, ex: Exchange) -> WrittenRecord:
         """Write the request and the response (or revisit) of ``ex``; returns the latter."""
@@ -73,13 +72,20 @@ class Recorder:
             ex.raw.seek(0)
             head_bytes = ex.raw.read(head)
             written = self.spool.write(
-                "revisit", Block(head_bytes, len(head_bytes), None), date=ex.started_at,
-                target_uri=ex.url, content_type=HTTP_RESPONSE, record_id=response_id,
+                "revisit",
+                Block(head_bytes, len(head_bytes), None),
+                date=ex.started_at,
+                target_uri=ex.url,
+                content_type=HTTP_RESPONSE,
+                record_id=response_id,
                 payload_digest=original.payload_digest,
-                headers=[*common, ("WARC-Profile", REVISIT_PROFILE),
-                         ("WARC-Refers-To", original.record_id),
-                         ("WARC-Refers-To-Target-URI", original.target_uri),
-                         ("WARC-Refers-To-Date", original.date)],
+                headers=[
+                    *common,
+                    ("WARC-Profile", REVISIT_PROFILE),
+                    ("WARC-Refers-To", original.record_id),
+                    ("WARC-Refers-To-Target-URI", original.target_uri),
+                    ("WARC-Refers-To-Date", original.date),
+                ],
             )
             self.revisits += 1
         else:
@@ -87,18 +93,27 @@ class Recorder:
             if ex.truncated:
                 headers.append(("WARC-Truncated", ex.truncated))
             written = self.spool.write(
-                "response", block, date=ex.started_at, target_uri=ex.url,
-                content_type=HTTP_RESPONSE, record_id=response_id, headers=headers,
+                "response",
+                block,
+                date=ex.started_at,
+                target_uri=ex.url,
+                content_type=HTTP_RESPONSE,
+                record_id=response_id,
+                headers=headers,
                 digests=digests,
             )
             self.responses += 1
             if ex.truncated is None and ex.status == 200 and digests[1]:
-                self._seen[ex.url] = Original(response_id, ex.url, warc_date(ex.started_at),
-                                              digests[1])
+                self._seen[ex.url] = Original(
+                    response_id, ex.url, warc_date(ex.started_at), digests[1]
+                )
         self.extras[written.record_id] = extra
         request = self.spool.write(
-            "request", Block(ex.request_bytes, len(ex.request_bytes), None), date=ex.started_at,
-            target_uri=ex.url, content_type=HTTP_REQUEST,
+            "request",
+            Block(ex.request_bytes, len(ex.request_bytes), None),
+            date=ex.started_at,
+            target_uri=ex.url,
+            content_type=HTTP_REQUEST,
             headers=[("WARC-Concurrent-To", response_id)],
         )
         self.bytes_archived += written.length + request.length

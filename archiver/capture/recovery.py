@@ -49,8 +49,11 @@ def _posts_from(rt: Runtime, records: list[ReadRecord], account_id: str) -> list
         if rec.payload is None or w.target_uri is None or (wanted and w.target_uri not in wanted):
             continue
         try:
-            posts.extend(connector.posts_from_response(account, w.target_uri, rec.extra.mime,
-                                                        rec.payload, w.record_id))
+            posts.extend(
+                connector.posts_from_response(
+                    account, w.target_uri, rec.extra.mime, rec.payload, w.record_id
+                )
+            )
         except ValueError:
             continue
     return posts
@@ -71,32 +74,62 @@ def _ingest(rt: Runtime, path: Path, records: list[ReadRecord], note: str) -> No
     platform = fields.get("platform", "unknown")
     created = records[0].written.date
     if not rt.index.has_capture(capture_id):
-        rt.index.start_capture(CaptureRow(
-            capture_id=capture_id, account=account, series=series, platform=platform,
-            status="running", trigger="recovery", started_at=created,
-            policy_hash=fields.get("policy-hash", "").removeprefix("sha256:"),
-            actor=fields.get("operator", rt.settings.actor),
-        ))
+        rt.index.start_capture(
+            CaptureRow(
+                capture_id=capture_id,
+                account=account,
+                series=series,
+                platform=platform,
+                status="running",
+                trigger="recovery",
+                started_at=created,
+                policy_hash=fields.get("policy-hash", "").removeprefix("sha256:"),
+                actor=fields.get("operator", rt.settings.actor),
+            )
+        )
     size = path.stat().st_size
     rt.index.add_warc(
-        WarcFileRow(name=path.name, capture_id=capture_id, account=account, series=series,
-                    key=object_key(series, account, created, path.name), size=size,
-                    sha256=sha256_file(path), status="closed", created_at=created),
+        WarcFileRow(
+            name=path.name,
+            capture_id=capture_id,
+            account=account,
+            series=series,
+            key=object_key(series, account, created, path.name),
+            size=size,
+            sha256=sha256_file(path),
+            status="closed",
+            created_at=created,
+        ),
         [(r.written, r.extra) for r in records],
     )
-    counts = rt.index.record_posts(account=account, series=series, platform=platform,
-                                   capture_id=capture_id, captured_at=created,
-                                   posts=_posts_from(rt, records, account))
+    counts = rt.index.record_posts(
+        account=account,
+        series=series,
+        platform=platform,
+        capture_id=capture_id,
+        captured_at=created,
+        posts=_posts_from(rt, records, account),
+    )
     current = rt.index.get_capture(capture_id)
     if current.status == "running":
         rt.index.finish_capture(
-            capture_id, status="partial", finished_at=rt.clock.now(), error=note,
-            records=current.records + len(records), bytes=current.bytes + size,
-            warc_files=current.warc_files + 1, posts_new=current.posts["new"] + counts["new"],
+            capture_id,
+            status="partial",
+            finished_at=rt.clock.now(),
+            error=note,
+            records=current.records + len(records),
+            bytes=current.bytes + size,
+            warc_files=current.warc_files + 1,
+            posts_new=current.posts["new"] + counts["new"],
             posts_edited=current.posts["edited"] + counts["edited"],
         )
-    rt.index.audit(actor=rt.settings.actor, action="capture.recovered", subject=capture_id,
-                   at=rt.clock.now(), payload={"warc": path.name, "records": len(records)})
+    rt.index.audit(
+        actor=rt.settings.actor,
+        action="capture.recovered",
+        subject=capture_id,
+        at=rt.clock.now(),
+        payload={"warc": path.name, "records": len(records)},
+    )
 
 
 def recover_spool(rt: Runtime) -> RecoveryReport:
@@ -123,21 +156,24 @@ def recover_spool(rt: Runtime) -> RecoveryReport:
             records = read_file_records(path)
             fields = _warcinfo(records)
             closed = close_spool_file(
-                path, fields.get("series", "unscheduled"),
-                fields.get("account", path.name.split("-")[0]), records[0].written.date,
+                path,
+                fields.get("series", "unscheduled"),
+                fields.get("account", path.name.split("-")[0]),
+                records[0].written.date,
                 tuple(r.written for r in records),
             )
         finally:
             lock.close()
         report.repaired.append(closed.name)
-        log.warning("spool.repaired", warc=closed.name, records=len(records),
-                    cut=result.cut_bytes)
+        log.warning("spool.repaired", warc=closed.name, records=len(records), cut=result.cut_bytes)
     for path in sorted(spool.glob(f"*{WARC_SUFFIX}")):
         warc = rt.index.get_warc(path.name)
         if warc is None:
             records = read_file_records(path, with_payloads=True)
-            note = (f"interrupted: the process ended during the capture; {len(records)} whole "
-                    f"records recovered from {path.name}")
+            note = (
+                f"interrupted: the process ended during the capture; {len(records)} whole "
+                f"records recovered from {path.name}"
+            )
             _ingest(rt, path, records, note)
             report.records_recovered += len(records)
             warc = rt.index.get_warc(path.name)

@@ -10,7 +10,7 @@ from archiver.errors import StorageError
 from archiver.governance.retention import retain_until
 from archiver.index.api import Index, WarcFileInfo
 from archiver.logging import get_logger
-from archiver.policy.model import PolicySet, Series, UNSCHEDULED
+from archiver.policy.model import UNSCHEDULED, PolicySet, Series
 from archiver.storage.base import Store
 
 
@@ -21,8 +21,9 @@ def series_or_unscheduled(policies: PolicySet | None, series_id: str) -> Series:
     return UNSCHEDULED
 
 
-def ship(path: Path, warc: WarcFileInfo, *, store: Store, index: Index, clock: Clock,
-         series: Series) -> bool:
+def ship(
+    path: Path, warc: WarcFileInfo, *, store: Store, index: Index, clock: Clock, series: Series
+) -> bool:
     """Upload a closed spool file, verify size and SHA-256, mark it stored, delete the spool copy.
 
     Returns False (and leaves the file in the spool for a later run) when the store is down.

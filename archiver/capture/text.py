@@ -7,8 +7,29 @@ from html import unescape
 from html.parser import HTMLParser
 
 _SKIP = {"script", "style", "noscript", "template", "svg", "head"}
-_BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article",
-          "header", "footer", "table", "ul", "ol", "blockquote", "td", "th"}
+_BLOCK = {
+    "p",
+    "div",
+    "br",
+    "li",
+    "tr",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "table",
+    "ul",
+    "ol",
+    "blockquote",
+    "td",
+    "th",
+}
 
 
 class _TextParser(HTMLParser):
@@ -28,9 +49,12 @@ class _TextParser(HTMLParser):
         if tag in _BLOCK:
             self.parts.append("\n")
         for name, value in attrs:
-            if value and ((tag == "img" and name == "src") or (tag == "a" and name == "href")
-                          or (tag == "link" and name == "href")
-                          or (tag in ("source", "video", "audio") and name == "src")):
+            if value and (
+                (tag == "img" and name == "src")
+                or (tag == "a" and name == "href")
+                or (tag == "link" and name == "href")
+                or (tag in ("source", "video", "audio") and name == "src")
+            ):
                 self.links.append((tag, value))
 
     def handle_endtag(self, tag: str) -> None:

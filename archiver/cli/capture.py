@@ -55,8 +55,15 @@ def list_captures(
     for column in ("capture_id", "account", "status", "started", "records", "bytes", "posts"):
         table.add_column(column)
     for r in rows:
-        table.add_row(r.capture_id, r.account, r.status, short_time(r.started_at), str(r.records),
-                      str(r.bytes), f"+{r.posts['new']} ~{r.posts['edited']}")
+        table.add_row(
+            r.capture_id,
+            r.account,
+            r.status,
+            short_time(r.started_at),
+            str(r.records),
+            str(r.bytes),
+            f"+{r.posts['new']} ~{r.posts['edited']}",
+        )
     out.print(table)
 
 
@@ -73,8 +80,10 @@ def show_capture(
     if json_out:
         emit_json({**summary.__dict__, "warcs": warcs, "records_detail": records})
         return
-    out.print(f"[bold]{summary.capture_id}[/] {summary.account} ({summary.series}) "
-              f"{summary.status}, started {short_time(summary.started_at)}")
+    out.print(
+        f"[bold]{summary.capture_id}[/] {summary.account} ({summary.series}) "
+        f"{summary.status}, started {short_time(summary.started_at)}"
+    )
     if summary.error:
         out.print(f"error: {summary.error}")
     for problem in summary.ledger.get("problems", []):
@@ -85,6 +94,7 @@ def show_capture(
     for column in ("type", "uri", "status", "offset", "length"):
         table.add_column(column)
     for r in records:
-        table.add_row(r.rec_type, r.target_uri or "", str(r.status_code or ""), str(r.offset),
-                      str(r.length))
+        table.add_row(
+            r.rec_type, r.target_uri or "", str(r.status_code or ""), str(r.offset), str(r.length)
+        )
     out.print(table)

@@ -12,7 +12,7 @@ from archiver.cli import policies as policies_cmds
 from archiver.cli import retrieval as retrieval_cmds
 from archiver.cli import simulate as simulate_cmds
 from archiver.cli.common import emit_json, err, runtime
-from archiver.errors import EXIT_FAILED, EXIT_USAGE, ArchiverError
+from archiver.errors import ArchiverError
 
 app = typer.Typer(
     name="archiver",
@@ -39,8 +39,11 @@ def init(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
     from archiver.index.db import migrate
 
     revision = migrate(rt.index.engine)
-    result = {"database": rt.index.engine.url.render_as_string(), "schema_revision": revision,
-              "store": rt.store.url}
+    result = {
+        "database": rt.index.engine.url.render_as_string(),
+        "schema_revision": revision,
+        "store": rt.store.url,
+    }
     if json_out:
         emit_json(result)
     else:
@@ -54,25 +57,12 @@ def version() -> None:
 
 
 def main() -> None:
-    """Console entry point: maps ArchiverError to its exit code with a one-line message."""
+    """Console entry point: usage errors exit 2 (Typer), ArchiverError exits with its code."""
     try:
-        code = app(standalone_mode=False)  # click returns typer.Exit codes in this mode
-        sys.exit(code if isinstance(code, int) else 0)
+        app()
     except ArchiverError as exc:
         err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
         sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err.print("aborted")
-        sys.exit(EXIT_FAILED)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(EXIT_USAGE)
-        raise
 
 
 if __name__ == "__main__":

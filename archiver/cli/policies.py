@@ -23,16 +23,33 @@ def _describe(policies: PolicySet) -> dict[str, object]:
         "policy_hash": policies.policy_hash,
         "files": list(policies.files),
         "series": [
-            {"id": s.id, "title": s.title, "authority": s.authority,
-             "retention": s.retention.text, "cutoff": s.cutoff, "disposition": s.disposition,
-             "unscheduled": s.unscheduled, "source": s.source}
+            {
+                "id": s.id,
+                "title": s.title,
+                "authority": s.authority,
+                "retention": s.retention.text,
+                "cutoff": s.cutoff,
+                "disposition": s.disposition,
+                "unscheduled": s.unscheduled,
+                "source": s.source,
+            }
             for s in policies.series.values()
         ],
         "accounts": [
-            {"id": a.id, "agency": a.agency, "responsible": a.responsible,
-             "platform": a.platform, "url": a.url, "handle": a.handle, "series": a.series,
-             "schedule": a.schedule.text, "timezone": a.schedule.timezone,
-             "capture": list(a.capture), "credentials": a.credentials, "source": a.source}
+            {
+                "id": a.id,
+                "agency": a.agency,
+                "responsible": a.responsible,
+                "platform": a.platform,
+                "url": a.url,
+                "handle": a.handle,
+                "series": a.series,
+                "schedule": a.schedule.text,
+                "timezone": a.schedule.timezone,
+                "capture": list(a.capture),
+                "credentials": a.credentials,
+                "source": a.source,
+            }
             for a in policies.accounts.values()
         ],
     }
@@ -44,15 +61,26 @@ def check(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) ->
     policies = _load()
     unscheduled = [a.id for a in policies.accounts.values() if a.series == "unscheduled"]
     if json_out:
-        emit_json({"ok": True, "policy_hash": policies.policy_hash,
-                   "files": len(policies.files), "series": len(policies.series) - 1,
-                   "accounts": len(policies.accounts), "unscheduled_accounts": unscheduled})
+        emit_json(
+            {
+                "ok": True,
+                "policy_hash": policies.policy_hash,
+                "files": len(policies.files),
+                "series": len(policies.series) - 1,
+                "accounts": len(policies.accounts),
+                "unscheduled_accounts": unscheduled,
+            }
+        )
         return
-    err.print(f"ok: {len(policies.files)} files, {len(policies.series) - 1} series, "
-              f"{len(policies.accounts)} accounts (policy hash {policies.policy_hash[:12]})")
+    err.print(
+        f"ok: {len(policies.files)} files, {len(policies.series) - 1} series, "
+        f"{len(policies.accounts)} accounts (policy hash {policies.policy_hash[:12]})"
+    )
     for account_id in unscheduled:
-        err.print(f"[yellow]warning:[/] account {account_id} has no series: kept as "
-                  "'unscheduled' until a schedule is assigned")
+        err.print(
+            f"[yellow]warning:[/] account {account_id} has no series: kept as "
+            "'unscheduled' until a schedule is assigned"
+        )
 
 
 @app.command()

@@ -19,10 +19,20 @@ posts_app = typer.Typer(help="Posts found in captures.", no_args_is_help=True)
 
 def _post_json(p: PostSummary) -> dict[str, object]:
     return {
-        "post_id": p.post_id, "account": p.account, "series": p.series, "platform": p.platform,
-        "native_id": p.native_id, "url": p.url, "title": p.title, "text": p.text,
-        "author": p.author, "published_at": p.published_at, "captured_at": p.captured_at,
-        "versions": p.versions, "edited": p.edited, "deleted": p.deleted,
+        "post_id": p.post_id,
+        "account": p.account,
+        "series": p.series,
+        "platform": p.platform,
+        "native_id": p.native_id,
+        "url": p.url,
+        "title": p.title,
+        "text": p.text,
+        "author": p.author,
+        "published_at": p.published_at,
+        "captured_at": p.captured_at,
+        "versions": p.versions,
+        "edited": p.edited,
+        "deleted": p.deleted,
         **({"snippet": p.snippet} if p.snippet is not None else {}),
     }
 
@@ -47,8 +57,9 @@ def list_posts(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """An account's posts, newest first (latest version of each)."""
-    posts = runtime(load=False).index.list_posts(account, edited=edited, deleted=deleted,
-                                                 limit=limit)
+    posts = runtime(load=False).index.list_posts(
+        account, edited=edited, deleted=deleted, limit=limit
+    )
     if json_out:
         emit_json([_post_json(p) for p in posts])
     else:
@@ -65,8 +76,11 @@ def search(
 ) -> None:
     """Full-text search over every version of every post, best first."""
     hits = runtime(load=False).index.search(
-        query, account=account, since=parse_time(since, name="--since"),
-        until=parse_time(until, name="--until"), limit=limit,
+        query,
+        account=account,
+        since=parse_time(since, name="--since"),
+        until=parse_time(until, name="--until"),
+        limit=limit,
     )
     if json_out:
         emit_json([_post_json(p) for p in hits])
@@ -95,19 +109,34 @@ def history(
     """Every version of a post with capture times, and what changed between them."""
     post, versions, events = runtime(load=False).index.history(post_id)
     if json_out:
-        emit_json({
-            "post_id": post.post_id, "account": post.account, "url": post.url,
-            "native_id": post.native_id, "deleted": post.deleted, "versions": versions,
-            "events": [{"kind": e.kind, "at": e.at, "capture_id": e.capture_id,
-                        "evidence_record_id": e.evidence_record_id, "detail": e.detail}
-                       for e in events],
-        })
+        emit_json(
+            {
+                "post_id": post.post_id,
+                "account": post.account,
+                "url": post.url,
+                "native_id": post.native_id,
+                "deleted": post.deleted,
+                "versions": versions,
+                "events": [
+                    {
+                        "kind": e.kind,
+                        "at": e.at,
+                        "capture_id": e.capture_id,
+                        "evidence_record_id": e.evidence_record_id,
+                        "detail": e.detail,
+                    }
+                    for e in events
+                ],
+            }
+        )
         return
     out.print(f"[bold]{post.post_id}[/] {post.url or post.native_id} ({post.account})")
     previous = None
     for v in versions:
-        out.print(f"\n[bold]version {v.version}[/] captured {short_time(v.captured_at)} "
-                  f"in {v.capture_id} (record {v.record_id})")
+        out.print(
+            f"\n[bold]version {v.version}[/] captured {short_time(v.captured_at)} "
+            f"in {v.capture_id} (record {v.record_id})"
+        )
         current = f"{v.title or ''}\n{v.text}".strip()
         out.print(_word_diff(previous, current) if previous is not None else current)
         previous = current
@@ -119,8 +148,12 @@ def extract(
     target: str = typer.Argument(..., metavar="URL|RECORD_ID"),
     at: str | None = typer.Option(None, "--at", help="The version live at this time (ISO)."),
     output: Path | None = typer.Option(None, "-o", "--output", help="Write here, not stdout."),
-    raw: bool = typer.Option(False, "--raw", help="The HTTP response as received (headers and "
-                             "body with its transfer and content encodings)."),
+    raw: bool = typer.Option(
+        False,
+        "--raw",
+        help="The HTTP response as received (headers and "
+        "body with its transfer and content encodings).",
+    ),
 ) -> None:
     """The archived bytes of a record: the payload (decoded, as `warcio extract --payload`),
     or with --raw the exact HTTP block. Exit 3 if the stored bytes fail their digest."""
@@ -128,9 +161,11 @@ def extract(
     data = result.content.block if raw else result.content.payload
     if output is not None:
         output.write_bytes(data)
-        err.print(f"{len(data)} bytes from {result.original.record_id} "
-                  f"({result.original.target_uri}, {short_time(result.original.date)}) "
-                  f"-> {output}")
+        err.print(
+            f"{len(data)} bytes from {result.original.record_id} "
+            f"({result.original.target_uri}, {short_time(result.original.date)}) "
+            f"-> {output}"
+        )
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()

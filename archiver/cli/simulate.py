@@ -36,8 +36,13 @@ def simulator(
 def _capture_all(rt: Runtime, label: str) -> list[CaptureResult]:
     assert rt.policies is not None
     results = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
-                  "{task.total}"), console=err, transient=True) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        console=err,
+        transient=True,
+    ) as progress:
         task = progress.add_task(label, total=len(rt.policies.accounts))
         for account_id in rt.policies.accounts:
             progress.update(task, description=f"{label}: {account_id}")
@@ -48,18 +53,26 @@ def _capture_all(rt: Runtime, label: str) -> list[CaptureResult]:
 
 def _results_table(title: str, results: list[CaptureResult]) -> Table:
     table = Table(title=title)
-    for column in ("account", "status", "records", "revisits", "bytes", "new", "edited",
-                   "stored"):
+    for column in ("account", "status", "records", "revisits", "bytes", "new", "edited", "stored"):
         table.add_column(column)
     for r in results:
-        table.add_row(r.account, r.status, str(r.records), str(r.revisits), str(r.bytes),
-                      str(r.posts["new"]), str(r.posts["edited"]), f"{r.stored}/{len(r.warc_files)}")
+        table.add_row(
+            r.account,
+            r.status,
+            str(r.records),
+            str(r.revisits),
+            str(r.bytes),
+            str(r.posts["new"]),
+            str(r.posts["edited"]),
+            f"{r.stored}/{len(r.warc_files)}",
+        )
     return table
 
 
 def demo(
-    data_dir: Path = typer.Option(Path("demo-data"), "--data-dir",
-                                  help="Fresh folder for this run (emptied first)."),
+    data_dir: Path = typer.Option(
+        Path("demo-data"), "--data-dir", help="Fresh folder for this run (emptied first)."
+    ),
     policies: Path = typer.Option(Path("policies/demo"), "--policies"),
 ) -> None:
     """Start the simulator, capture every demo account twice (the world changes in between),
@@ -70,12 +83,19 @@ def demo(
     with Simulator() as sim:
         url = sim.start()
         demo_settings = load_settings(
-            {}, data_dir=data_dir, policies=policies, allow_private_networks=True,
-            actor=base.actor, log_format=base.log_format, log_level="warning",
+            {},
+            data_dir=data_dir,
+            policies=policies,
+            allow_private_networks=True,
+            actor=base.actor,
+            log_format=base.log_format,
+            log_level="warning",
         )
         rt = Runtime.build(demo_settings, create=True, variables={"SIMULATOR_URL": url})
-        err.print(f"simulator at {url}; index {demo_settings.effective_database_url}; "
-                  f"store {rt.store.url}")
+        err.print(
+            f"simulator at {url}; index {demo_settings.effective_database_url}; "
+            f"store {rt.store.url}"
+        )
         first = _capture_all(rt, "first capture")
         out.print(_results_table("First capture", first))
         sim.advance()
@@ -86,8 +106,12 @@ def demo(
     for column in ("key", "bytes", "sha256", "retain until"):
         table.add_column(column, overflow="fold")
     for w in warcs:
-        table.add_row(w.key, str(w.size), w.sha256[:16] + "…", short_time(w.retain_until)
-                      if w.retain_until else "permanent / unscheduled")
+        table.add_row(
+            w.key,
+            str(w.size),
+            w.sha256[:16] + "…",
+            short_time(w.retain_until) if w.retain_until else "permanent / unscheduled",
+        )
     out.print(table)
     hits = rt.index.search("earthquake*", limit=5)
     _print_posts('search "earthquake*"', hits)
@@ -96,14 +120,18 @@ def demo(
         post, versions, _ = rt.index.history(edited[0].post_id)
         out.print(f"\n[bold]history of {post.post_id}[/] ({post.url})")
         for v in versions:
-            out.print(f"  v{v.version} captured {short_time(v.captured_at)}: "
-                      f"{(v.title or '')} | {v.text[:120]}")
+            out.print(
+                f"  v{v.version} captured {short_time(v.captured_at)}: "
+                f"{(v.title or '')} | {v.text[:120]}"
+            )
         out.print(f"  more: archiver history {post.post_id}")
     failed = [r for r in first + second if r.status == "failed"]
-    out.print(f"\nDone: {len(first) + len(second)} captures, {len(warcs)} WARC files, "
-              f"{sum(r.revisits for r in second)} revisits in the second round, "
-              f"{len(edited)} edited post(s). Explore with "
-              f"ARCHIVER_DATA_DIR={data_dir} archiver search ...")
+    out.print(
+        f"\nDone: {len(first) + len(second)} captures, {len(warcs)} WARC files, "
+        f"{sum(r.revisits for r in second)} revisits in the second round, "
+        f"{len(edited)} edited post(s). Explore with "
+        f"ARCHIVER_DATA_DIR={data_dir} archiver search ..."
+    )
     if failed:
         raise typer.Exit(1)
 
@@ -113,6 +141,7 @@ def _print_posts(title: str, posts: list[PostSummary]) -> None:
     for column in ("post_id", "account", "published", "snippet"):
         table.add_column(column, overflow="fold")
     for p in posts:
-        table.add_row(p.post_id, p.account, short_time(p.published_at),
-                      p.snippet or (p.title or p.text)[:80])
+        table.add_row(
+            p.post_id, p.account, short_time(p.published_at), p.snippet or (p.title or p.text)[:80]
+        )
     out.print(table)

@@ -10,8 +10,9 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
+from sqlalchemy import and_
 from sqlalchemy import text as sql
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
@@ -28,12 +29,16 @@ from archiver.index.models import (
     RecordRow,
     WarcFileRow,
 )
-from archiver.index.search import parse_query, to_fts5, to_tsquery
+from archiver.index.search import parse_query, to_fts5, to_tsquery_sql
 from archiver.warc.writer import WrittenRecord
 
 GENESIS = "0" * 64
 
 
+@overload
+def utc(value: datetime) -> datetime: ...
+@overload
+def utc(value: None) -> None: ...
 def utc(value: datetime | None) -> datetime | None:
     """Normalize a datetime read back from the database to aware UTC (SQLite drops tzinfo)."""
     if value is None:
@@ -44,7 +49,7 @@ def utc(value: datetime | None) -> datetime | None:
 def jsonable(value: Any) -> Any:
     """Dataclasses, datetimes and containers as JSON-ready values (ISO-8601 UTC times)."""
     if isinstance(value, datetime):
-        return utc(value).isoformat().replace("+00:00", "Z")  # type: ignore[union-attr]
+        return utc(value).isoformat().replace("+00:00", "Z")
     if hasattr(value, "__dataclass_fields__"):
         return {k: jsonable(v) for k, v in asdict(value).items()}
     if isinstance(value, dict):
@@ -175,31 +180,57 @@ class RecordExtra:
 
 def _capture(row: CaptureRow) -> CaptureSummary:
     return CaptureSummary(
-        capture_id=row.capture_id, account=row.account, series=row.series, platform=row.platform,
-        status=row.status, trigger=row.trigger, started_at=utc(row.started_at),  # type: ignore[arg-type]
-        finished_at=utc(row.finished_at), records=row.records, bytes=row.bytes,
+        capture_id=row.capture_id,
+        account=row.account,
+        series=row.series,
+        platform=row.platform,
+        status=row.status,
+        trigger=row.trigger,
+        started_at=utc(row.started_at),
+        finished_at=utc(row.finished_at),
+        records=row.records,
+        bytes=row.bytes,
         warc_files=row.warc_files,
         posts={"new": row.posts_new, "edited": row.posts_edited, "deleted": row.posts_deleted},
-        error=row.error, policy_hash=row.policy_hash, actor=row.actor,
+        error=row.error,
+        policy_hash=row.policy_hash,
+        actor=row.actor,
         ledger=json.loads(row.ledger or "{}"),
     )
 
 
 def _record(row: RecordRow) -> RecordInfo:
     return RecordInfo(
-        record_id=row.record_id, warc_name=row.warc_name, offset=row.offset, length=row.length,
-        rec_type=row.rec_type, target_uri=row.target_uri, date=utc(row.date),  # type: ignore[arg-type]
-        status_code=row.status_code, mime=row.mime, payload_digest=row.payload_digest,
-        block_digest=row.block_digest, refers_to=row.refers_to, capture_id=row.capture_id,
-        account=row.account, series=row.series,
+        record_id=row.record_id,
+        warc_name=row.warc_name,
+        offset=row.offset,
+        length=row.length,
+        rec_type=row.rec_type,
+        target_uri=row.target_uri,
+        date=utc(row.date),
+        status_code=row.status_code,
+        mime=row.mime,
+        payload_digest=row.payload_digest,
+        block_digest=row.block_digest,
+        refers_to=row.refers_to,
+        capture_id=row.capture_id,
+        account=row.account,
+        series=row.series,
     )
 
 
 def _warc(row: WarcFileRow) -> WarcFileInfo:
     return WarcFileInfo(
-        name=row.name, capture_id=row.capture_id, account=row.account, series=row.series,
-        key=row.key, size=row.size, sha256=row.sha256, status=row.status,
-        created_at=utc(row.created_at), stored_at=utc(row.stored_at),  # type: ignore[arg-type]
+        name=row.name,
+        capture_id=row.capture_id,
+        account=row.account,
+        series=row.series,
+        key=row.key,
+        size=row.size,
+        sha256=row.sha256,
+        status=row.status,
+        created_at=utc(row.created_at),
+        stored_at=utc(row.stored_at),
         retain_until=utc(row.retain_until),
     )
 
@@ -271,33 +302,44 @@ class Index:
 
     # --- WARC files and records ---------------------------------------------------------------
 
-    def add_warc(self, info: WarcFileRow, records: Sequence[tuple[WrittenRecord, RecordExtra]]
-                 ) -> int:
+    def add_warc(
+        self, info: WarcFileRow, records: Sequence[tuple[WrittenRecord, RecordExtra]]
+    ) -> int:
         """Index a closed WARC file and its records. Idempotent: rows already present are kept,
         so a file indexed before a crash is not indexed twice. Returns records added."""
         added = 0
         with session_scope(self.engine) as s:
             if s.get(WarcFileRow, info.name) is None:
                 s.add(info)
-            known = set(
-                s.exec(select(RecordRow.record_id).where(RecordRow.warc_name == info.name))
-            )
+            known = set(s.exec(select(RecordRow.record_id).where(RecordRow.warc_name == info.name)))
             for rec, extra in records:
                 if rec.record_id in known:
                     continue
-                s.add(RecordRow(
-                    record_id=rec.record_id, warc_name=info.name, offset=rec.offset,
-                    length=rec.length, rec_type=rec.rec_type, target_uri=rec.target_uri,
-                    date=rec.date, status_code=extra.status_code, mime=extra.mime,
-                    payload_digest=rec.payload_digest, block_digest=rec.block_digest,
-                    refers_to=rec.refers_to, capture_id=info.capture_id, account=info.account,
-                    series=info.series,
-                ))
+                s.add(
+                    RecordRow(
+                        record_id=rec.record_id,
+                        warc_name=info.name,
+                        offset=rec.offset,
+                        length=rec.length,
+                        rec_type=rec.rec_type,
+                        target_uri=rec.target_uri,
+                        date=rec.date,
+                        status_code=extra.status_code,
+                        mime=extra.mime,
+                        payload_digest=rec.payload_digest,
+                        block_digest=rec.block_digest,
+                        refers_to=rec.refers_to,
+                        capture_id=info.capture_id,
+                        account=info.account,
+                        series=info.series,
+                    )
+                )
                 added += 1
         return added
 
-    def mark_stored(self, name: str, *, store_url: str, at: datetime,
-                    retain_until: datetime | None) -> None:
+    def mark_stored(
+        self, name: str, *, store_url: str, at: datetime, retain_until: datetime | None
+    ) -> None:
         with session_scope(self.engine) as s:
             row = s.get(WarcFileRow, name)
             if row is None:
@@ -311,8 +353,9 @@ class Index:
             row = s.get(WarcFileRow, name)
             return _warc(row) if row else None
 
-    def list_warcs(self, capture_id: str | None = None, status: str | None = None
-                   ) -> list[WarcFileInfo]:
+    def list_warcs(
+        self, capture_id: str | None = None, status: str | None = None
+    ) -> list[WarcFileInfo]:
         with session_scope(self.engine) as s:
             q = select(WarcFileRow).order_by(col(WarcFileRow.name))
             if capture_id:
@@ -332,18 +375,23 @@ class Index:
     def records_for_uri(self, uri: str, *, until: datetime | None = None) -> list[RecordInfo]:
         """Response and revisit records of ``uri``, newest first (at or before ``until``)."""
         with session_scope(self.engine) as s:
-            q = (select(RecordRow)
-                 .where(RecordRow.target_uri == uri)
-                 .where(col(RecordRow.rec_type).in_(["response", "revisit", "resource"]))
-                 .order_by(col(RecordRow.date).desc()))
+            q = (
+                select(RecordRow)
+                .where(RecordRow.target_uri == uri)
+                .where(col(RecordRow.rec_type).in_(["response", "revisit", "resource"]))
+                .order_by(col(RecordRow.date).desc())
+            )
             if until is not None:
                 q = q.where(RecordRow.date <= until)
             return [_record(r) for r in s.exec(q)]
 
     def records_of_capture(self, capture_id: str) -> list[RecordInfo]:
         with session_scope(self.engine) as s:
-            q = (select(RecordRow).where(RecordRow.capture_id == capture_id)
-                 .order_by(col(RecordRow.warc_name), col(RecordRow.offset)))
+            q = (
+                select(RecordRow)
+                .where(RecordRow.capture_id == capture_id)
+                .order_by(col(RecordRow.warc_name), col(RecordRow.offset))
+            )
             return [_record(r) for r in s.exec(q)]
 
     def last_original(self, series: str, uri: str) -> RecordInfo | None:
@@ -351,8 +399,11 @@ class Index:
         with session_scope(self.engine) as s:
             row = s.exec(
                 select(RecordRow)
-                .where(RecordRow.series == series, RecordRow.target_uri == uri,
-                       RecordRow.rec_type == "response")
+                .where(
+                    RecordRow.series == series,
+                    RecordRow.target_uri == uri,
+                    RecordRow.rec_type == "response",
+                )
                 .order_by(col(RecordRow.date).desc())
                 .limit(1)
             ).first()
@@ -360,8 +411,16 @@ class Index:
 
     # --- posts ----------------------------------------------------------------------------------
 
-    def record_posts(self, *, account: str, series: str, platform: str, capture_id: str,
-                     captured_at: datetime, posts: Iterable[NormalizedPost]) -> dict[str, int]:
+    def record_posts(
+        self,
+        *,
+        account: str,
+        series: str,
+        platform: str,
+        capture_id: str,
+        captured_at: datetime,
+        posts: Iterable[NormalizedPost],
+    ) -> dict[str, int]:
         """Add or version posts seen in a capture: a new post gets version 1, a post whose
         content changed gets a new version (every version kept) and an ``edited`` event.
         Returns counts ``{new, edited, unchanged}``."""
@@ -373,24 +432,40 @@ class Index:
                 digest = post.content_hash()
                 if row is None:
                     row = PostRow(
-                        post_id=pid, account=account, series=series, platform=platform,
-                        native_id=post.native_id, url=post.url, author=post.author,
-                        published_at=post.published_at, first_captured_at=captured_at,
-                        last_captured_at=captured_at, versions=1,
+                        post_id=pid,
+                        account=account,
+                        series=series,
+                        platform=platform,
+                        native_id=post.native_id,
+                        url=post.url,
+                        author=post.author,
+                        published_at=post.published_at,
+                        first_captured_at=captured_at,
+                        last_captured_at=captured_at,
+                        versions=1,
                     )
                     s.add(row)
                     s.add(self._version(pid, 1, post, digest, captured_at, capture_id))
                     counts["new"] += 1
                     continue
                 last = s.exec(
-                    select(PostVersionRow).where(PostVersionRow.post_id == pid)
-                    .order_by(col(PostVersionRow.version).desc()).limit(1)
+                    select(PostVersionRow)
+                    .where(PostVersionRow.post_id == pid)
+                    .order_by(col(PostVersionRow.version).desc())
+                    .limit(1)
                 ).one()
                 row.last_captured_at = captured_at
                 if row.deleted:
                     row.deleted, row.deleted_at = False, None
-                    s.add(PostEventRow(post_id=pid, kind="restored", at=captured_at,
-                                       capture_id=capture_id, evidence_record_id=post.record_id))
+                    s.add(
+                        PostEventRow(
+                            post_id=pid,
+                            kind="restored",
+                            at=captured_at,
+                            capture_id=capture_id,
+                            evidence_record_id=post.record_id,
+                        )
+                    )
                 if last.content_hash == digest:
                     counts["unchanged"] += 1
                 else:
@@ -398,45 +473,85 @@ class Index:
                     row.edited = True
                     row.url = post.url or row.url
                     s.add(self._version(pid, row.versions, post, digest, captured_at, capture_id))
-                    s.add(PostEventRow(post_id=pid, kind="edited", at=captured_at,
-                                       capture_id=capture_id, evidence_record_id=post.record_id,
-                                       detail=f"version {last.version} -> {row.versions}"))
+                    s.add(
+                        PostEventRow(
+                            post_id=pid,
+                            kind="edited",
+                            at=captured_at,
+                            capture_id=capture_id,
+                            evidence_record_id=post.record_id,
+                            detail=f"version {last.version} -> {row.versions}",
+                        )
+                    )
                     counts["edited"] += 1
                 s.add(row)
         return counts
 
     @staticmethod
-    def _version(pid: str, version: int, post: NormalizedPost, digest: str,
-                 captured_at: datetime, capture_id: str) -> PostVersionRow:
+    def _version(
+        pid: str,
+        version: int,
+        post: NormalizedPost,
+        digest: str,
+        captured_at: datetime,
+        capture_id: str,
+    ) -> PostVersionRow:
         return PostVersionRow(
-            post_id=pid, version=version, title=post.title, text=post.text, raw=post.raw,
-            content_hash=digest, published_at=post.published_at, edited_at=post.edited_at,
-            captured_at=captured_at, capture_id=capture_id, record_id=post.record_id,
+            post_id=pid,
+            version=version,
+            title=post.title,
+            text=post.text,
+            raw=post.raw,
+            content_hash=digest,
+            published_at=post.published_at,
+            edited_at=post.edited_at,
+            captured_at=captured_at,
+            capture_id=capture_id,
+            record_id=post.record_id,
         )
 
-    def _summaries(self, rows: Iterable[tuple[PostRow, PostVersionRow]],
-                   snippets: dict[int, str] | None = None) -> list[PostSummary]:
+    def _summaries(
+        self, rows: Iterable[tuple[PostRow, PostVersionRow]], snippets: dict[int, str] | None = None
+    ) -> list[PostSummary]:
         return [
             PostSummary(
-                post_id=p.post_id, account=p.account, series=p.series, platform=p.platform,
-                native_id=p.native_id, url=p.url, title=v.title, text=v.text, author=p.author,
-                published_at=utc(p.published_at), captured_at=utc(v.captured_at),  # type: ignore[arg-type]
-                versions=p.versions, edited=p.edited, deleted=p.deleted,
+                post_id=p.post_id,
+                account=p.account,
+                series=p.series,
+                platform=p.platform,
+                native_id=p.native_id,
+                url=p.url,
+                title=v.title,
+                text=v.text,
+                author=p.author,
+                published_at=utc(p.published_at),
+                captured_at=utc(v.captured_at),
+                versions=p.versions,
+                edited=p.edited,
+                deleted=p.deleted,
                 snippet=(snippets or {}).get(v.id or -1),
             )
             for p, v in rows
         ]
 
-    def list_posts(self, account: str, *, edited: bool = False, deleted: bool = False,
-                   limit: int = 1000) -> list[PostSummary]:
+    def list_posts(
+        self, account: str, *, edited: bool = False, deleted: bool = False, limit: int = 1000
+    ) -> list[PostSummary]:
         """An account's posts (latest version each), newest first."""
         with session_scope(self.engine) as s:
-            q = (select(PostRow, PostVersionRow)
-                 .join(PostVersionRow, (PostVersionRow.post_id == PostRow.post_id)
-                       & (PostVersionRow.version == PostRow.versions))
-                 .where(PostRow.account == account)
-                 .order_by(col(PostRow.published_at).desc(), col(PostRow.post_id))
-                 .limit(limit))
+            q = (
+                select(PostRow, PostVersionRow)
+                .join(
+                    PostVersionRow,
+                    and_(
+                        col(PostVersionRow.post_id) == col(PostRow.post_id),
+                        col(PostVersionRow.version) == col(PostRow.versions),
+                    ),
+                )
+                .where(PostRow.account == account)
+                .order_by(col(PostRow.published_at).desc(), col(PostRow.post_id))
+                .limit(limit)
+            )
             if edited:
                 q = q.where(col(PostRow.edited).is_(True))
             if deleted:
@@ -446,10 +561,14 @@ class Index:
     def find_post(self, ident: str) -> PostRow:
         """A post by ``post_id``, native id or URL."""
         with session_scope(self.engine) as s:
-            row = s.get(PostRow, ident) or s.exec(
-                select(PostRow).where((PostRow.native_id == ident) | (PostRow.url == ident))
-                .limit(1)
-            ).first()
+            row = (
+                s.get(PostRow, ident)
+                or s.exec(
+                    select(PostRow)
+                    .where((PostRow.native_id == ident) | (PostRow.url == ident))
+                    .limit(1)
+                ).first()
+            )
             if row is None:
                 raise NotFoundError(
                     f"no post {ident!r}; find ids with `archiver search` or `archiver posts list`"
@@ -459,25 +578,49 @@ class Index:
     def history(self, ident: str) -> tuple[PostRow, list[VersionInfo], list[PostEventRow]]:
         post = self.find_post(ident)
         with session_scope(self.engine) as s:
-            versions = s.exec(select(PostVersionRow).where(PostVersionRow.post_id == post.post_id)
-                              .order_by(col(PostVersionRow.version))).all()
-            events = s.exec(select(PostEventRow).where(PostEventRow.post_id == post.post_id)
-                            .order_by(col(PostEventRow.at))).all()
-            return post, [
-                VersionInfo(version=v.version, title=v.title, text=v.text,
-                            captured_at=utc(v.captured_at),  # type: ignore[arg-type]
-                            capture_id=v.capture_id, record_id=v.record_id,
-                            published_at=utc(v.published_at), edited_at=utc(v.edited_at),
-                            content_hash=v.content_hash)
-                for v in versions
-            ], list(events)
+            versions = s.exec(
+                select(PostVersionRow)
+                .where(PostVersionRow.post_id == post.post_id)
+                .order_by(col(PostVersionRow.version))
+            ).all()
+            events = s.exec(
+                select(PostEventRow)
+                .where(PostEventRow.post_id == post.post_id)
+                .order_by(col(PostEventRow.at))
+            ).all()
+            return (
+                post,
+                [
+                    VersionInfo(
+                        version=v.version,
+                        title=v.title,
+                        text=v.text,
+                        captured_at=utc(v.captured_at),
+                        capture_id=v.capture_id,
+                        record_id=v.record_id,
+                        published_at=utc(v.published_at),
+                        edited_at=utc(v.edited_at),
+                        content_hash=v.content_hash,
+                    )
+                    for v in versions
+                ],
+                list(events),
+            )
 
-    def search(self, query: str, *, account: str | None = None, since: datetime | None = None,
-               until: datetime | None = None, limit: int = 50) -> list[PostSummary]:
+    def search(
+        self,
+        query: str,
+        *,
+        account: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+    ) -> list[PostSummary]:
         """Posts any version of which matches ``query`` (see :mod:`archiver.index.search`),
         best first; ``since``/``until`` bound the publication time."""
         terms = parse_query(query)
-        where, params = [], {"limit": limit * 4}
+        where: list[str] = []
+        params: dict[str, object] = {"limit": limit * 4}
         if account:
             where.append("p.account = :account")
             params["account"] = account
@@ -498,13 +641,14 @@ class Index:
                 f"WHERE post_search MATCH :q{extra} ORDER BY rank LIMIT :limit"
             )
         else:
-            params["q"] = to_tsquery(terms)
+            tsquery, tsparams = to_tsquery_sql(terms)
+            params.update(tsparams)
             statement = (
-                "SELECT v.id, ts_headline('english', v.text, to_tsquery('english', :q), "
+                f"SELECT v.id, ts_headline('english', v.text, {tsquery}, "
                 "'StartSel=[,StopSel=],MaxWords=25,MinWords=8') AS snip, "
-                "-ts_rank(v.search, to_tsquery('english', :q)) AS rank FROM post_versions v "
+                f"-ts_rank(v.search, {tsquery}) AS rank FROM post_versions v "
                 "JOIN posts p ON p.post_id = v.post_id "
-                f"WHERE v.search @@ to_tsquery('english', :q){extra} ORDER BY rank LIMIT :limit"
+                f"WHERE v.search @@ {tsquery}{extra} ORDER BY rank LIMIT :limit"
             )
         with session_scope(self.engine) as s:
             hits = s.connection().execute(sql(statement), params).all()
@@ -513,14 +657,17 @@ class Index:
                 best.setdefault(int(vid), str(snip))
             if not best:
                 return []
-            rows = s.exec(select(PostRow, PostVersionRow)
-                          .join(PostVersionRow, PostVersionRow.post_id == PostRow.post_id)
-                          .where(col(PostVersionRow.id).in_(list(best)))).all()
+            rows = s.exec(
+                select(PostRow, PostVersionRow)
+                .join(PostVersionRow, col(PostVersionRow.post_id) == col(PostRow.post_id))
+                .where(col(PostVersionRow.id).in_(list(best)))
+            ).all()
         order = {vid: i for i, vid in enumerate(best)}
         seen: set[str] = set()
         result = []
-        for summary, (_, v) in sorted(
-            zip(self._summaries(rows, best), rows, strict=True), key=lambda x: order[x[1][1].id or 0]
+        for summary, _row in sorted(
+            zip(self._summaries(rows, best), rows, strict=True),
+            key=lambda x: order[x[1][1].id or 0],
         ):
             if summary.post_id not in seen:
                 seen.add(summary.post_id)
@@ -529,20 +676,31 @@ class Index:
 
     # --- audit ------------------------------------------------------------------------------------
 
-    def audit(self, *, actor: str, action: str, subject: str, payload: dict[str, Any],
-              at: datetime) -> str:
+    def audit(
+        self, *, actor: str, action: str, subject: str, payload: dict[str, Any], at: datetime
+    ) -> str:
         """Append an event to the hash chain; returns its hash. ``hash`` = SHA-256 over the
         canonical JSON of (prev_hash, at, actor, action, subject, payload)."""
         with session_scope(self.engine) as s:
             if self.dialect == "postgresql":  # serialize appenders so the chain never forks
                 s.connection().exec_driver_sql("SELECT pg_advisory_xact_lock(4242)")
-            last = s.exec(select(AuditEventRow).order_by(col(AuditEventRow.seq).desc()).limit(1)
-                          ).first()
+            last = s.exec(
+                select(AuditEventRow).order_by(col(AuditEventRow.seq).desc()).limit(1)
+            ).first()
             prev = last.hash if last else GENESIS
             body = canonical_json(jsonable(payload))
             digest = audit_hash(prev, at, actor, action, subject, body)
-            s.add(AuditEventRow(at=at, actor=actor, action=action, subject=subject, payload=body,
-                                prev_hash=prev, hash=digest))
+            s.add(
+                AuditEventRow(
+                    at=at,
+                    actor=actor,
+                    action=action,
+                    subject=subject,
+                    payload=body,
+                    prev_hash=prev,
+                    hash=digest,
+                )
+            )
             return digest
 
 
@@ -551,8 +709,15 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def audit_hash(prev: str, at: datetime, actor: str, action: str, subject: str, payload: str
-               ) -> str:
-    doc = canonical_json({"prev_hash": prev, "at": jsonable(at), "actor": actor,
-                          "action": action, "subject": subject, "payload": payload})
+def audit_hash(prev: str, at: datetime, actor: str, action: str, subject: str, payload: str) -> str:
+    doc = canonical_json(
+        {
+            "prev_hash": prev,
+            "at": jsonable(at),
+            "actor": actor,
+            "action": action,
+            "subject": subject,
+            "payload": payload,
+        }
+    )
     return hashlib.sha256(doc.encode()).hexdigest()

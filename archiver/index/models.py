@@ -9,8 +9,9 @@ from sqlmodel import Field, SQLModel
 
 
 def _ts(nullable: bool = True, index: bool = False) -> object:
-    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable,
-                                                index=index))
+    return Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable, index=index)
+    )
 
 
 class CaptureRow(SQLModel, table=True):
@@ -24,8 +25,9 @@ class CaptureRow(SQLModel, table=True):
     platform: str
     status: str = Field(index=True)  # running | ok | partial | failed
     trigger: str = "cli"  # cli | schedule | recovery | demo
-    started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False,
-                                                  index=True))
+    started_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
+    )
     finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     policy_hash: str = ""
     actor: str = ""
@@ -100,8 +102,9 @@ class PostRow(SQLModel, table=True):
         default=None, sa_column=Column(DateTime(timezone=True), index=True)
     )
     first_captured_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    last_captured_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False,
-                                                        index=True))
+    last_captured_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
+    )
     versions: int = 1
     edited: bool = False
     deleted: bool = False
@@ -122,8 +125,9 @@ class PostVersionRow(SQLModel, table=True):
     content_hash: str
     published_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     edited_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-    captured_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False,
-                                                   index=True))
+    captured_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
+    )
     capture_id: str = Field(index=True)
     record_id: str | None = None
 

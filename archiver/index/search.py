@@ -19,6 +19,7 @@ _WORD = re.compile(r"[\w]+", re.UNICODE)
 class Term:
     words: tuple[str, ...]  # more than one: a phrase
     prefix: bool = False
+    text: str = ""  # as typed (phrases go to PostgreSQL's own parser, as the documents did)
 
 
 def parse_query(query: str) -> list[Term]:
@@ -29,12 +30,12 @@ def parse_query(query: str) -> list[Term]:
         if phrase is not None:
             words = tuple(w.lower() for w in _WORD.findall(phrase))
             if words:
-                terms.append(Term(words))
+                terms.append(Term(words, text=phrase))
             continue
         prefix = word.endswith("*")
         for i, w in enumerate(_WORD.findall(word)):
             last = i == len(_WORD.findall(word)) - 1
-            terms.append(Term((w.lower(),), prefix=prefix and last))
+            terms.append(Term((w.lower(),), prefix=prefix and last, text=w))
     if not terms:
         raise UsageError(f"nothing to search for in {query!r}; give at least one word")
     return terms
@@ -49,12 +50,20 @@ def to_fts5(terms: list[Term]) -> str:
     return " ".join(parts)
 
 
-def to_tsquery(terms: list[Term]) -> str:
-    """A PostgreSQL ``to_tsquery`` expression (``&`` between terms, ``<->`` inside phrases)."""
-    parts = []
-    for term in terms:
+def to_tsquery_sql(terms: list[Term]) -> tuple[str, dict[str, str]]:
+    """A PostgreSQL tsquery expression and its parameters. Words and phrases go through the
+    same text-search parser as the documents (``plainto_``/``phraseto_tsquery``), so tokens
+    like ``1.8`` match on both sides; prefixes use ``word:*``."""
+    parts, params = [], {}
+    for i, term in enumerate(terms):
+        name = f"tq{i}"
         if len(term.words) > 1:
-            parts.append("(" + " <-> ".join(term.words) + ")")
+            parts.append(f"phraseto_tsquery('english', :{name})")
+            params[name] = term.text
+        elif term.prefix:
+            parts.append(f"to_tsquery('english', :{name})")
+            params[name] = term.words[0] + ":*"
         else:
-            parts.append(term.words[0] + (":*" if term.prefix else ""))
-    return " & ".join(parts)
+            parts.append(f"plainto_tsquery('english', :{name})")
+            params[name] = term.text
+    return "(" + " && ".join(parts) + ")", params

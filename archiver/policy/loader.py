@@ -1,4 +1,6 @@
-"""Load every ``*.yaml`` under the policies folder; every error names ``file:line``, key and remedy."""
+"""Load every ``*.yaml`` under the policies folder.
+
+Every error names ``file:line``, the key and a remedy."""
 
 from __future__ import annotations
 
@@ -55,6 +57,10 @@ def _duration(value: str) -> str:
     return value
 
 
+def _default_capture() -> list[Literal["api", "page"]]:
+    return ["api"]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -92,7 +98,7 @@ class AccountSpec(_Strict):
     series: str | None = None
     schedule: str
     timezone: str = "UTC"
-    capture: list[Literal["api", "page"]] = Field(default_factory=lambda: ["api"], min_length=1)
+    capture: list[Literal["api", "page"]] = Field(default_factory=_default_capture, min_length=1)
     credentials: str | None = None
     options: OptionsSpec = Field(default_factory=OptionsSpec)
 
@@ -171,7 +177,10 @@ class _Located:
 
 
 def _construct(
-    node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], file: str,
+    node: yaml.Node,
+    path: tuple[Any, ...],
+    lines: dict[tuple[Any, ...], int],
+    file: str,
     variables: Mapping[str, str],
 ) -> Any:
     lines.setdefault(path, node.start_mark.line + 1)
@@ -182,14 +191,16 @@ def _construct(
             if key in result:
                 raise PolicyError(
                     f"key {key!r} appears twice in the same mapping; keep one",
-                    file=file, line=key_node.start_mark.line + 1,
+                    file=file,
+                    line=key_node.start_mark.line + 1,
                 )
             lines[(*path, key)] = key_node.start_mark.line + 1
             result[key] = _construct(value_node, (*path, key), lines, file, variables)
         return result
     if isinstance(node, yaml.SequenceNode):
         return [
-            _construct(item, (*path, i), lines, file, variables) for i, item in enumerate(node.value)
+            _construct(item, (*path, i), lines, file, variables)
+            for i, item in enumerate(node.value)
         ]
     value = yaml.safe_load(yaml.serialize(node))  # scalar with YAML's own typing
     if isinstance(value, str):
@@ -207,7 +218,8 @@ def _expand(text: str, variables: Mapping[str, str], file: str, line: int) -> st
         raise PolicyError(
             f"variable ${{{name}}} is not set; set it in the environment or write "
             f"${{{name}:-default}}",
-            file=file, line=line,
+            file=file,
+            line=line,
         )
 
     return VARIABLE.sub(replace, text)
@@ -221,13 +233,16 @@ def _read_yaml(path: Path, label: str, variables: Mapping[str, str]) -> _Located
         mark = exc.problem_mark or exc.context_mark
         started = (
             f" ({exc.context} at line {exc.context_mark.line + 1})"
-            if exc.context and exc.context_mark and exc.problem_mark
+            if exc.context
+            and exc.context_mark
+            and exc.problem_mark
             and exc.context_mark.line != exc.problem_mark.line
             else ""
         )
         raise PolicyError(
             f"not valid YAML: {exc.problem or exc}{started}; check indentation and quoting",
-            file=label, line=(mark.line + 1) if mark else None,
+            file=label,
+            line=(mark.line + 1) if mark else None,
         ) from None
     lines: dict[tuple[Any, ...], int] = {}
     if node is None:
@@ -244,14 +259,18 @@ def _validation_error(exc: ValidationError, located: _Located, label: str) -> Po
     err = exc.errors()[0]
     loc = tuple(err["loc"])
     # The deepest path we have a line for (pydantic may add union/type tags to loc).
-    line = next((located.lines[loc[:i]] for i in range(len(loc), -1, -1) if loc[:i] in located.lines),
-                None)
+    line = next(
+        (located.lines[loc[:i]] for i in range(len(loc), -1, -1) if loc[:i] in located.lines), None
+    )
     key = ".".join(str(p) for p in loc)
     kind = err["type"]
     if kind == "extra_forbidden":
         model = _model_for(loc)
         allowed = ", ".join(model.model_fields) if model else "see DESIGN.md"
-        msg = f"unknown key {loc[-1]!r} at {key}; allowed keys: {allowed}; remove it or fix the spelling"
+        msg = (
+            f"unknown key {loc[-1]!r} at {key}; allowed keys: {allowed}; "
+            "remove it or fix the spelling"
+        )
     elif kind == "missing":
         msg = f"required key {loc[-1]!r} is missing at {key}; add it"
     elif kind == "literal_error":
@@ -332,11 +351,17 @@ def load_policies(
                 raise PolicyError(
                     f"series id {s.id!r} is already defined at {series[s.id].source}; "
                     "ids must be unique across all policy files",
-                    file=label, line=line,
+                    file=label,
+                    line=line,
                 )
             series[s.id] = Series(
-                id=s.id, title=s.title, authority=s.authority, retention=Retention(s.retention),
-                cutoff=s.cutoff, disposition=s.disposition, source=where,
+                id=s.id,
+                title=s.title,
+                authority=s.authority,
+                retention=Retention(s.retention),
+                cutoff=s.cutoff,
+                disposition=s.disposition,
+                source=where,
             )
         for i, a in enumerate(spec.accounts):
             line = located.lines.get(("accounts", i, "id"), 0)
@@ -345,28 +370,38 @@ def load_policies(
                 raise PolicyError(
                     f"account id {a.id!r} is already defined at {accounts[a.id].source}; "
                     "ids must be unique across all policy files",
-                    file=label, line=line,
+                    file=label,
+                    line=line,
                 )
             if a.platform in ("feed", "web") and not a.url:
                 raise PolicyError(
                     f"accounts.{i}: platform {a.platform!r} needs 'url:'; add the feed or page URL",
-                    file=label, line=line,
+                    file=label,
+                    line=line,
                 )
             if a.platform not in ("feed", "web") and not (a.handle or a.url):
                 raise PolicyError(
                     f"accounts.{i}: platform {a.platform!r} needs 'handle:' (or 'url:'); "
                     "add the account's handle",
-                    file=label, line=line,
+                    file=label,
+                    line=line,
                 )
             series_line = located.lines.get(("accounts", i, "series"), line)
             account_lines[a.id] = (label, series_line, a.series)
             accounts[a.id] = Account(
-                id=a.id, agency=a.agency, platform=a.platform,
+                id=a.id,
+                agency=a.agency,
+                platform=a.platform,
                 series=a.series or UNSCHEDULED_ID,
-                schedule=Schedule(a.schedule, a.timezone), responsible=a.responsible,
-                url=a.url, handle=a.handle, base_url=a.base_url, capture=tuple(a.capture),
+                schedule=Schedule(a.schedule, a.timezone),
+                responsible=a.responsible,
+                url=a.url,
+                handle=a.handle,
+                base_url=a.base_url,
+                capture=tuple(a.capture),
                 credentials=a.credentials,
-                options=CaptureOptions(**a.options.model_dump()), source=where,
+                options=CaptureOptions(**a.options.model_dump()),
+                source=where,
             )
     for account_id, (label, line, series_id) in account_lines.items():
         if series_id is not None and series_id not in series:
@@ -374,7 +409,8 @@ def load_policies(
             raise PolicyError(
                 f"account {account_id!r}: series {series_id!r} is not defined (known: {known}); "
                 "define it under 'series:' or fix the id",
-                file=label, line=line,
+                file=label,
+                line=line,
             )
     if not accounts and not allow_empty:
         raise PolicyError(
@@ -383,5 +419,9 @@ def load_policies(
         )
     series[UNSCHEDULED_ID] = UNSCHEDULED
     assert set(PLATFORMS) >= {a.platform for a in accounts.values()}
-    return PolicySet(series=series, accounts=accounts, policy_hash=digest.hexdigest(),
-                     files=tuple(str(f) for f in files))
+    return PolicySet(
+        series=series,
+        accounts=accounts,
+        policy_hash=digest.hexdigest(),
+        files=tuple(str(f) for f in files),
+    )

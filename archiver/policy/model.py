@@ -12,7 +12,15 @@ Platform = Literal[
     "feed", "mastodon", "bluesky", "youtube", "x", "facebook", "instagram", "wechat", "web"
 ]
 PLATFORMS: tuple[str, ...] = (
-    "feed", "mastodon", "bluesky", "youtube", "x", "facebook", "instagram", "wechat", "web",
+    "feed",
+    "mastodon",
+    "bluesky",
+    "youtube",
+    "x",
+    "facebook",
+    "instagram",
+    "wechat",
+    "web",
 )
 Cutoff = Literal["capture", "publication", "calendar_year", "fiscal_year"]
 Disposition = Literal["destroy", "transfer", "review"]

@@ -35,9 +35,13 @@ def open_store(url: str, *, lock_mode: str = "GOVERNANCE") -> Store:
                 f"storage URL {url!r}: unknown parameter(s) {', '.join(sorted(unknown))}; "
                 "known are endpoint_url and region"
             )
-        return S3Store(bucket=parts.netloc, prefix=parts.path.strip("/"),
-                       endpoint_url=query.get("endpoint_url"), region=query.get("region"),
-                       lock_mode=lock_mode)
+        return S3Store(
+            bucket=parts.netloc,
+            prefix=parts.path.strip("/"),
+            endpoint_url=query.get("endpoint_url"),
+            region=query.get("region"),
+            lock_mode=lock_mode,
+        )
     raise ConfigError(
         f"storage URL {url!r} is not supported; use file:///path or s3://bucket/prefix"
     )

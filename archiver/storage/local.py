@@ -67,8 +67,9 @@ class LocalStore:
         except OSError as exc:
             raise StorageError(f"cannot create store folder {self.root}: {exc.strerror}") from None
 
-    def put_file(self, key: str, path: Path, *, sha256: str,
-                 retain_until: datetime | None = None) -> ObjectInfo:
+    def put_file(
+        self, key: str, path: Path, *, sha256: str, retain_until: datetime | None = None
+    ) -> ObjectInfo:
         """Copy ``path`` under ``key`` (temp file, fsync, rename), then verify its digest."""
         target = self._path(key)
         try:
@@ -102,8 +103,9 @@ class LocalStore:
             raise IntegrityError(f"{key}: stored bytes differ from the spool file")
         return info
 
-    def put_bytes(self, key: str, data: bytes, *, retain_until: datetime | None = None
-                  ) -> ObjectInfo:
+    def put_bytes(
+        self, key: str, data: bytes, *, retain_until: datetime | None = None
+    ) -> ObjectInfo:
         """Store a small object atomically."""
         target = self._path(key)
         try:
@@ -126,7 +128,9 @@ class LocalStore:
         meta = self._meta(key)
         until = meta.get("retain_until")
         return ObjectInfo(
-            key=key, size=size, sha256=str(meta["sha256"]) if "sha256" in meta else None,
+            key=key,
+            size=size,
+            sha256=str(meta["sha256"]) if "sha256" in meta else None,
             retain_until=datetime.fromisoformat(str(until)) if until else None,
             legal_hold=bool(meta.get("legal_hold", False)),
         )
@@ -177,8 +181,10 @@ class LocalStore:
         if not self.root.is_dir():
             return
         for path in sorted(self.root.rglob("*")):
-            if not path.is_file() or path.name.endswith(META_SUFFIX) or path.name.startswith(
-                ".tmp-"
+            if (
+                not path.is_file()
+                or path.name.endswith(META_SUFFIX)
+                or path.name.startswith(".tmp-")
             ):
                 continue
             key = path.relative_to(self.root).as_posix()

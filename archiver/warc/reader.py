@@ -55,18 +55,25 @@ def read_records(stream: BinaryIO, *, with_payloads: bool = False) -> Iterator[R
             status = int(code) if code and code.isdigit() else None
             ctype = record.http_headers.get_header("Content-Type") or ""
             mime = ctype.split(";")[0].strip() or None
-            if (with_payloads and record.rec_type == "response" and status == 200
-                    and (record.length or 0) <= MAX_PARSE_PAYLOAD
-                    and not h.get_header("WARC-Truncated")):
+            if (
+                with_payloads
+                and record.rec_type == "response"
+                and status == 200
+                and (record.length or 0) <= MAX_PARSE_PAYLOAD
+                and not h.get_header("WARC-Truncated")
+            ):
                 try:
                     payload = record.content_stream().read()
                 except (OSError, zlib.error, ValueError):
                     payload = None
         it.read_to_end(record)
         written = WrittenRecord(
-            record_id=h.get_header("WARC-Record-ID"), rec_type=record.rec_type,
-            target_uri=h.get_header("WARC-Target-URI"), date=_parse_date(h.get_header("WARC-Date")),
-            offset=it.get_record_offset(), length=it.get_record_length(),
+            record_id=h.get_header("WARC-Record-ID"),
+            rec_type=record.rec_type,
+            target_uri=h.get_header("WARC-Target-URI"),
+            date=_parse_date(h.get_header("WARC-Date")),
+            offset=it.get_record_offset(),
+            length=it.get_record_length(),
             block_digest=h.get_header("WARC-Block-Digest") or "",
             payload_digest=h.get_header("WARC-Payload-Digest"),
             content_type=h.get_header("Content-Type"),
@@ -102,13 +109,16 @@ def parse_member(member: bytes) -> RecordContent:
     raw = zlib.decompress(member, zlib.MAX_WBITS + 16)
     head_end = raw.find(b"\r\n\r\n") + 4
     length = int(record.rec_headers.get_header("Content-Length") or 0)
-    block = raw[head_end: head_end + length]
+    block = raw[head_end : head_end + length]
     http_head = b""
     if record.http_headers is not None:
         split = block.find(b"\r\n\r\n")
         http_head = block[: split + 4] if split >= 0 else block
     payload = record.content_stream().read()
     return RecordContent(
-        rec_type=record.rec_type, warc_headers=list(record.rec_headers.headers),
-        http_head=http_head, block=block, payload=payload,
+        rec_type=record.rec_type,
+        warc_headers=list(record.rec_headers.headers),
+        http_head=http_head,
+        block=block,
+        payload=payload,
     )

@@ -90,8 +90,15 @@ class SpoolWriter:
     the OS as soon as it is written, so a killed process loses nothing already written.
     """
 
-    def __init__(self, spool_dir: Path, context: WarcContext, clock: Clock, *,
-                 max_bytes: int = 1_000_000_000, level: int = 6) -> None:
+    def __init__(
+        self,
+        spool_dir: Path,
+        context: WarcContext,
+        clock: Clock,
+        *,
+        max_bytes: int = 1_000_000_000,
+        level: int = 6,
+    ) -> None:
         self.spool_dir = spool_dir
         self.context = context
         self.clock = clock
@@ -128,7 +135,10 @@ class SpoolWriter:
         fields = [
             ("software", f"archiver/{__version__}"),
             ("format", "WARC File Format 1.1"),
-            ("conformsTo", "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"),
+            (
+                "conformsTo",
+                "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+            ),
             ("operator", ctx.operator),
             ("hostname", _HOST),
             ("isPartOf", f"{ctx.series}/{ctx.account}"),
@@ -141,9 +151,13 @@ class SpoolWriter:
             ("policy-hash", f"sha256:{ctx.policy_hash}"),
         ]
         body = format_fields(fields)
-        self.write("warcinfo", Block(body, len(body), None), date=now,
-                   content_type="application/warc-fields",
-                   headers=[("WARC-Filename", self._name)])
+        self.write(
+            "warcinfo",
+            Block(body, len(body), None),
+            date=now,
+            content_type="application/warc-fields",
+            headers=[("WARC-Filename", self._name)],
+        )
 
     def write(self, rec_type: str, block: Block, **kwargs: object) -> WrittenRecord:
         """Write a record (see :meth:`WarcWriter.write`), opening or rotating files as needed."""
@@ -165,8 +179,13 @@ class SpoolWriter:
         self._fh.flush()
         os.fsync(self._fh.fileno())
         self._fh.close()
-        closed = close_spool_file(self._path, self.context.series, self.context.account,
-                                  self._created, tuple(self._records))
+        closed = close_spool_file(
+            self._path,
+            self.context.series,
+            self.context.account,
+            self._created,
+            tuple(self._records),
+        )
         self.closed.append(closed)
         self._fh = None
         self._writer = None
@@ -189,17 +208,24 @@ def try_lock(path: Path) -> BinaryIO | None:
     return fh
 
 
-def close_spool_file(path: Path, series: str, account: str, created: datetime,
-                     records: tuple[WrittenRecord, ...]) -> ClosedWarc:
+def close_spool_file(
+    path: Path, series: str, account: str, created: datetime, records: tuple[WrittenRecord, ...]
+) -> ClosedWarc:
     """Rename ``NAME.open`` to ``NAME`` after computing its digest; fsyncs the folder."""
     name = path.name.removesuffix(OPEN_SUFFIX)
     final = path.with_name(name)
     digest = sha256_file(path)
     os.replace(path, final)
     _fsync_dir(path.parent)
-    return ClosedWarc(path=final, name=name, key=object_key(series, account, created, name),
-                      size=final.stat().st_size, sha256=digest, records=records,
-                      created_at=created)
+    return ClosedWarc(
+        path=final,
+        name=name,
+        key=object_key(series, account, created, name),
+        size=final.stat().st_size,
+        sha256=digest,
+        records=records,
+        created_at=created,
+    )
 
 
 def _member_is_whole_record(head: bytes, total: int, tail: bytes) -> bool:

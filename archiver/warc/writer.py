@@ -102,10 +102,16 @@ class WrittenRecord:
 
 
 class WarcWriter:
-    """Appends gzip-per-record WARC 1.1 records to ``stream`` (which must be at ``start_offset``)."""
+    """Appends gzip-per-record WARC 1.1 records to ``stream`` (positioned at ``start_offset``)."""
 
-    def __init__(self, stream: BinaryIO, *, start_offset: int = 0, level: int = 6,
-                 on_record: Callable[[WrittenRecord], None] | None = None) -> None:
+    def __init__(
+        self,
+        stream: BinaryIO,
+        *,
+        start_offset: int = 0,
+        level: int = 6,
+        on_record: Callable[[WrittenRecord], None] | None = None,
+    ) -> None:
         self.stream = stream
         self.offset = start_offset
         self.level = level
@@ -130,8 +136,11 @@ class WarcWriter:
         record_id = record_id or new_record_id()
         block_digest, computed_payload = digests or block.digests()
         payload_digest = payload_digest or computed_payload
-        head: list[tuple[str, str]] = [("WARC-Type", rec_type), ("WARC-Record-ID", record_id),
-                                       ("WARC-Date", warc_date(date))]
+        head: list[tuple[str, str]] = [
+            ("WARC-Type", rec_type),
+            ("WARC-Record-ID", record_id),
+            ("WARC-Date", warc_date(date)),
+        ]
         if target_uri is not None:
             head.append(("WARC-Target-URI", target_uri))
         head.extend(headers)
@@ -142,7 +151,8 @@ class WarcWriter:
             head.append(("Content-Type", content_type))
         head.append(("Content-Length", str(block.length)))
         header_bytes = (
-            WARC_VERSION.encode() + CRLF
+            WARC_VERSION.encode()
+            + CRLF
             + b"".join(f"{k}: {v}".encode() + CRLF for k, v in head)
             + CRLF
         )
@@ -159,9 +169,16 @@ class WarcWriter:
         written += len(tail)
         refers = next((v for k, v in head if k == "WARC-Refers-To"), None)
         record = WrittenRecord(
-            record_id=record_id, rec_type=rec_type, target_uri=target_uri, date=date,
-            offset=self.offset, length=written, block_digest=block_digest,
-            payload_digest=payload_digest, content_type=content_type, refers_to=refers,
+            record_id=record_id,
+            rec_type=rec_type,
+            target_uri=target_uri,
+            date=date,
+            offset=self.offset,
+            length=written,
+            block_digest=block_digest,
+            payload_digest=payload_digest,
+            content_type=content_type,
+            refers_to=refers,
         )
         self.offset += written
         if self.on_record is not None:
@@ -185,6 +202,4 @@ def http_head_length(source: bytes | IO[bytes], limit: int = 1024 * 1024) -> int
 
 def format_fields(fields: Iterable[tuple[str, str]]) -> bytes:
     """``application/warc-fields`` body: ``name: value`` lines (newlines in values folded)."""
-    return b"".join(
-        f"{k}: {' '.join(str(v).splitlines())}".encode() + CRLF for k, v in fields
-    )
+    return b"".join(f"{k}: {' '.join(str(v).splitlines())}".encode() + CRLF for k, v in fields)

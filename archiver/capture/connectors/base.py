@@ -13,8 +13,9 @@ from archiver.policy.model import Account
 class CaptureSession(Protocol):
     """What a connector may do during a capture (implemented by the capture job)."""
 
-    def fetch(self, url: str, *, purpose: str = "api",
-              headers: dict[str, str] | None = None) -> Exchange | None:
+    def fetch(
+        self, url: str, *, purpose: str = "api", headers: dict[str, str] | None = None
+    ) -> Exchange | None:
         """GET ``url`` and record every hop into the WARC. Returns the final exchange (with
         ``record_id`` in its notes) or None when no response could be had (the problem is in the
         ledger). Never raises for network trouble; raises NetworkGuardError for refused hosts."""
@@ -43,11 +44,16 @@ class Connector(Protocol):
 
     platform: str
 
-    def capture(self, account: Account, session: CaptureSession) -> ConnectorResult:
-        ...
+    def capture(self, account: Account, session: CaptureSession) -> ConnectorResult: ...
 
-    def posts_from_response(self, account: Account, url: str, content_type: str | None,
-                            body: bytes, record_id: str | None) -> list[NormalizedPost]:
+    def posts_from_response(
+        self,
+        account: Account,
+        url: str,
+        content_type: str | None,
+        body: bytes,
+        record_id: str | None,
+    ) -> list[NormalizedPost]:
         """Posts in one archived response (used by capture and to rebuild the index from WARCs).
         Raises ValueError with the parse problem when the body cannot be parsed at all."""
         ...

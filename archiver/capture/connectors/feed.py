@@ -88,19 +88,27 @@ class FeedConnector:
                     session.fetch(post.url, purpose="page")
         return ConnectorResult(posts=posts, complete_listing=complete)
 
-    def posts_from_response(self, account: Account, url: str, content_type: str | None,
-                            body: bytes, record_id: str | None) -> list[NormalizedPost]:
+    def posts_from_response(
+        self,
+        account: Account,
+        url: str,
+        content_type: str | None,
+        body: bytes,
+        record_id: str | None,
+    ) -> list[NormalizedPost]:
         posts, problem = self._parse(url, content_type, body, record_id)
         if problem and not posts:
             raise ValueError(problem)
         return posts
 
-    def _parse(self, url: str, content_type: str | None, body: bytes, record_id: str | None
-               ) -> tuple[list[NormalizedPost], str | None]:
+    def _parse(
+        self, url: str, content_type: str | None, body: bytes, record_id: str | None
+    ) -> tuple[list[NormalizedPost], str | None]:
         """Posts readable in ``body`` and the parse problem, if any (entries recovered from a
         damaged document are kept, and the problem still reported)."""
-        parsed = feedparser.parse(body, response_headers={"content-type": content_type or "",
-                                                          "content-location": url})
+        parsed = feedparser.parse(
+            body, response_headers={"content-type": content_type or "", "content-location": url}
+        )
         problem = None
         if parsed.bozo:
             problem = f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}"
@@ -111,21 +119,30 @@ class FeedConnector:
         posts = []
         for entry in parsed.entries:
             link = entry.get("link")
-            native = entry.get("id") or link or hashlib.sha256(
-                (entry.get("title", "") + entry.get("published", "")).encode()
-            ).hexdigest()
+            native = (
+                entry.get("id")
+                or link
+                or hashlib.sha256(
+                    (entry.get("title", "") + entry.get("published", "")).encode()
+                ).hexdigest()
+            )
             raw = json.loads(_raw(entry))
             raw["_media"] = _media_urls(entry)
-            posts.append(NormalizedPost(
-                native_id=str(native),
-                url=link,
-                title=html_to_text(entry.get("title", "")) or None,
-                text=_entry_text(entry),
-                published_at=_when(entry, "published", "updated", "created"),
-                edited_at=_when(entry, "updated") if dict.get(entry, "published_parsed") else None,
-                author=entry.get("author") or parsed.feed.get("author")
-                or parsed.feed.get("title"),
-                raw=json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str),
-                record_id=record_id,
-            ))
+            posts.append(
+                NormalizedPost(
+                    native_id=str(native),
+                    url=link,
+                    title=html_to_text(entry.get("title", "")) or None,
+                    text=_entry_text(entry),
+                    published_at=_when(entry, "published", "updated", "created"),
+                    edited_at=_when(entry, "updated")
+                    if dict.get(entry, "published_parsed")
+                    else None,
+                    author=entry.get("author")
+                    or parsed.feed.get("author")
+                    or parsed.feed.get("title"),
+                    raw=json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str),
+                    record_id=record_id,
+                )
+            )
         return posts, problem

@@ -35,8 +35,9 @@ class WebConnector:
             return ConnectorResult(fatal=f"page answered HTTP {exchange.status} {exchange.reason}")
         content_type = exchange.headers.get("content-type")
         body = exchange.content()
-        posts = self.posts_from_response(account, exchange.url, content_type, body,
-                                         session.record_id(exchange))
+        posts = self.posts_from_response(
+            account, exchange.url, content_type, body, session.record_id(exchange)
+        )
         if exchange.truncated:
             session.problem(f"page response truncated ({exchange.truncated})", url=exchange.url)
         if account.options.media and content_type and "html" in content_type:
@@ -46,15 +47,30 @@ class WebConnector:
                     session.fetch(urljoin(exchange.url, link), purpose="media")
         return ConnectorResult(posts=posts, complete_listing=exchange.truncated is None)
 
-    def posts_from_response(self, account: Account, url: str, content_type: str | None,
-                            body: bytes, record_id: str | None) -> list[NormalizedPost]:
+    def posts_from_response(
+        self,
+        account: Account,
+        url: str,
+        content_type: str | None,
+        body: bytes,
+        record_id: str | None,
+    ) -> list[NormalizedPost]:
         text = _decode(body, content_type)
         if content_type and "html" not in content_type:
-            return [NormalizedPost(native_id=account.url or url, url=url, text=text[:100_000],
-                                   record_id=record_id)]
+            return [
+                NormalizedPost(
+                    native_id=account.url or url, url=url, text=text[:100_000], record_id=record_id
+                )
+            ]
         title, _ = html_title_and_links(text)
-        return [NormalizedPost(
-            native_id=account.url or url, url=url, title=title, text=html_to_text(text),
-            author=account.agency, raw=json.dumps({"content_type": content_type}),
-            record_id=record_id,
-        )]
+        return [
+            NormalizedPost(
+                native_id=account.url or url,
+                url=url,
+                title=title,
+                text=html_to_text(text),
+                author=account.agency,
+                raw=json.dumps({"content_type": content_type}),
+                record_id=record_id,
+            )
+        ]
