@@ -7,29 +7,39 @@ from html import unescape
 from html.parser import HTMLParser
 
 _SKIP = {"script", "style", "noscript", "template", "svg", "head"}
-_BLOCK = {
-    "p",
-    "div",
-    "br",
-    "li",
-    "tr",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "section",
-    "article",
-    "header",
-    "footer",
-    "table",
-    "ul",
-    "ol",
-    "blockquote",
-    "td",
-    "th",
-}
+_BLOCK = frozenset(
+    {
+        "p",
+        "div",
+        "br",
+        "li",
+        "tr",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "table",
+        "ul",
+        "ol",
+        "blockquote",
+        "td",
+        "th",
+        "dl",
+        "dt",
+        "dd",
+        "figure",
+        "figcaption",
+        "nav",
+        "main",
+        "aside",
+    }
+)
 
 
 class _TextParser(HTMLParser):

@@ -37,13 +37,15 @@ def _post_json(p: PostSummary) -> dict[str, object]:
     }
 
 
-def _posts_table(posts: list[PostSummary]) -> Table:
-    table = Table()
+def posts_table(posts: list[PostSummary], title: str | None = None) -> Table:
+    """Posts as a table; search snippets have their matches (``[word]``) highlighted."""
+    table = Table(title=title)
     for column in ("post_id", "published", "title / text", "v", "flags"):
         table.add_column(column, overflow="fold")
     for p in posts:
         flags = " ".join(f for f, on in (("edited", p.edited), ("deleted", p.deleted)) if on)
-        body = p.snippet or (p.title or p.text)[:100]
+        body = Text(" ".join((p.snippet or p.title or p.text).split())[:160])
+        body.highlight_regex(r"\[[^\]]+\]", "bold yellow")
         table.add_row(p.post_id, short_time(p.published_at), body, str(p.versions), flags)
     return table
 
@@ -63,7 +65,7 @@ def list_posts(
     if json_out:
         emit_json([_post_json(p) for p in posts])
     else:
-        out.print(_posts_table(posts))
+        out.print(posts_table(posts))
 
 
 def search(
@@ -85,7 +87,7 @@ def search(
     if json_out:
         emit_json([_post_json(p) for p in hits])
     else:
-        out.print(_posts_table(hits))
+        out.print(posts_table(hits))
         err.print(f"{len(hits)} result(s)")
 
 

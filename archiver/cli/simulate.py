@@ -11,8 +11,9 @@ from rich.table import Table
 
 from archiver.capture.job import CaptureResult, capture_account
 from archiver.cli.common import err, out, settings, short_time
+from archiver.cli.retrieval import posts_table
 from archiver.config import load_settings
-from archiver.index.api import PostSummary
+from archiver.logging import configure_logging
 from archiver.runtime import Runtime
 from archiver.simulator import Simulator
 
@@ -91,6 +92,7 @@ def demo(
             log_format=base.log_format,
             log_level="warning",
         )
+        configure_logging(base.log_format, "warning")  # the tables tell the story
         rt = Runtime.build(demo_settings, create=True, variables={"SIMULATOR_URL": url})
         err.print(
             f"simulator at {url}; index {demo_settings.effective_database_url}; "
@@ -103,27 +105,22 @@ def demo(
         out.print(_results_table("Second capture: unchanged payloads become revisits", second))
     warcs = rt.index.list_warcs()
     table = Table(title=f"Stored WARC files ({rt.store.url})")
-    for column in ("key", "bytes", "sha256", "retain until"):
-        table.add_column(column, overflow="fold")
+    table.add_column("file", overflow="fold")
+    table.add_column("bytes", justify="right")
+    table.add_column("retain until", no_wrap=True)
     for w in warcs:
-        table.add_row(
-            w.key,
-            str(w.size),
-            w.sha256[:16] + "…",
-            short_time(w.retain_until) if w.retain_until else "permanent / unscheduled",
-        )
+        until = short_time(w.retain_until) if w.retain_until else "never (permanent)"
+        table.add_row(w.name, str(w.size), until)
     out.print(table)
-    hits = rt.index.search("earthquake*", limit=5)
-    _print_posts('search "earthquake*"', hits)
+    hits = rt.index.search("mission*", limit=5)
+    out.print(posts_table(hits, title='search "mission*"'))
     edited = [p for r in second for p in rt.index.list_posts(r.account, edited=True)]
     if edited:
         post, versions, _ = rt.index.history(edited[0].post_id)
         out.print(f"\n[bold]history of {post.post_id}[/] ({post.url})")
         for v in versions:
-            out.print(
-                f"  v{v.version} captured {short_time(v.captured_at)}: "
-                f"{(v.title or '')} | {v.text[:120]}"
-            )
+            text = " ".join(f"{v.title or ''} | {v.text}".split())[:140]
+            out.print(f"  v{v.version} captured {short_time(v.captured_at)}: {text}", markup=False)
         out.print(f"  more: archiver history {post.post_id}")
     failed = [r for r in first + second if r.status == "failed"]
     out.print(
@@ -134,14 +131,3 @@ def demo(
     )
     if failed:
         raise typer.Exit(1)
-
-
-def _print_posts(title: str, posts: list[PostSummary]) -> None:
-    table = Table(title=title)
-    for column in ("post_id", "account", "published", "snippet"):
-        table.add_column(column, overflow="fold")
-    for p in posts:
-        table.add_row(
-            p.post_id, p.account, short_time(p.published_at), p.snippet or (p.title or p.text)[:80]
-        )
-    out.print(table)
