@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from archiver.clock import Clock
 from archiver.config import load_settings
 from archiver.logging import configure_logging
 from archiver.runtime import Runtime
@@ -135,7 +136,13 @@ MakeRuntime = Callable[..., Runtime]
 def make_runtime(tmp_path: Path, backend: dict[str, str], sim: Simulator) -> MakeRuntime:
     """Build a Runtime over the demo policies (or ``policies=...``) on the current backend."""
 
-    def make(policies: Path | None = None, *, create: bool = True, **overrides: Any) -> Runtime:
+    def make(
+        policies: Path | None = None,
+        *,
+        create: bool = True,
+        clock: Clock | None = None,
+        **overrides: Any,
+    ) -> Runtime:
         values: dict[str, Any] = {
             "data_dir": tmp_path / "data",
             "policies": policies or ROOT / "policies" / "demo",
@@ -145,7 +152,9 @@ def make_runtime(tmp_path: Path, backend: dict[str, str], sim: Simulator) -> Mak
             **overrides,
         }
         settings = load_settings({}, **values)
-        return Runtime.build(settings, create=create, variables={"SIMULATOR_URL": sim.base_url})
+        return Runtime.build(
+            settings, create=create, clock=clock, variables={"SIMULATOR_URL": sim.base_url}
+        )
 
     return make
 

@@ -20,6 +20,8 @@ from archiver.capture.http import Exchange, HttpClient
 from archiver.capture.recorder import Recorder
 from archiver.capture.ship import series_or_unscheduled, ship
 from archiver.errors import CaptureError, NetworkGuardError, UsageError
+from archiver.governance.audit import record_event
+from archiver.governance.holds import apply_active_holds
 from archiver.index.api import Index, RecordExtra, jsonable
 from archiver.index.models import CaptureRow, WarcFileRow
 from archiver.logging import get_logger
@@ -230,12 +232,11 @@ def capture_account(rt: Runtime, account_id: str, *, trigger: str = "cli") -> Ca
         error=fatal,
         ledger={**ledger, "warc_files": [c.name for c in closed], "stored": stored},
     )
-    index.audit(
-        actor=rt.settings.actor,
-        action="capture",
-        subject=capture_id,
-        at=finished,
-        payload={
+    record_event(
+        rt,
+        "capture",
+        capture_id,
+        {
             "account": account.id,
             "series": series.id,
             "status": status,
@@ -244,6 +245,7 @@ def capture_account(rt: Runtime, account_id: str, *, trigger: str = "cli") -> Ca
             "warc_files": {c.name: c.sha256 for c in closed},
         },
     )
+    held = apply_active_holds(rt, summary)
     log.info(
         "capture.finished",
         status=status,
@@ -254,6 +256,7 @@ def capture_account(rt: Runtime, account_id: str, *, trigger: str = "cli") -> Ca
         revisits=recorder.revisits,
         stored=stored,
         spooled=len(closed) - stored,
+        holds=held,
     )
     structlog.contextvars.clear_contextvars()
     return CaptureResult(

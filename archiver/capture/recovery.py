@@ -7,6 +7,7 @@ from pathlib import Path
 
 from archiver.capture.connectors import CONNECTORS
 from archiver.capture.ship import series_or_unscheduled, ship
+from archiver.governance.audit import record_event
 from archiver.index.api import NormalizedPost
 from archiver.index.models import CaptureRow, WarcFileRow
 from archiver.logging import get_logger
@@ -123,13 +124,7 @@ def _ingest(rt: Runtime, path: Path, records: list[ReadRecord], note: str) -> No
             posts_new=current.posts["new"] + counts["new"],
             posts_edited=current.posts["edited"] + counts["edited"],
         )
-    rt.index.audit(
-        actor=rt.settings.actor,
-        action="capture.recovered",
-        subject=capture_id,
-        at=rt.clock.now(),
-        payload={"warc": path.name, "records": len(records)},
-    )
+    record_event(rt, "capture.recovered", capture_id, {"warc": path.name, "records": len(records)})
 
 
 def recover_spool(rt: Runtime) -> RecoveryReport:

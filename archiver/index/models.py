@@ -79,7 +79,7 @@ class RecordRow(SQLModel, table=True):
     mime: str | None = None
     payload_digest: str | None = Field(default=None, index=True)
     block_digest: str
-    refers_to: str | None = None
+    refers_to: str | None = Field(default=None, index=True)
     capture_id: str = Field(index=True)
     account: str = Field(index=True)
     series: str = Field(index=True)
@@ -159,3 +159,68 @@ class AuditEventRow(SQLModel, table=True):
     payload: str = Field(sa_column=Column(Text, nullable=False))
     prev_hash: str
     hash: str = Field(unique=True)
+
+
+class HoldRow(SQLModel, table=True):
+    """A legal hold: freezes every capture it covers (criteria are ANDed)."""
+
+    __tablename__ = "holds"
+
+    hold_id: str = Field(primary_key=True)
+    name: str
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    account: str | None = None
+    series: str | None = None
+    date_from: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    date_to: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    query: str | None = None
+    created_by: str
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    released_by: str | None = None
+    released_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    release_reason: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class DispositionPlanRow(SQLModel, table=True):
+    """A disposition plan: planned by one actor, approved by another, then executed."""
+
+    __tablename__ = "disposition_plans"
+
+    plan_id: str = Field(primary_key=True)
+    as_of: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    series_filter: str | None = None
+    status: str  # planned | approved | executed
+    planned_by: str
+    planned_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    approved_by: str | None = None
+    approved_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    executed_by: str | None = None
+    executed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    policy_hash: str = ""
+    body: str = Field(sa_column=Column(Text, nullable=False))  # JSON: eligible and blocked
+    certificate_key: str | None = None
+    certificate_sha256: str | None = None
+
+
+class TombstoneRow(SQLModel, table=True):
+    """What remains of a disposed capture's WARC file: ids, digests, dates, authority."""
+
+    __tablename__ = "tombstones"
+
+    warc_name: str = Field(primary_key=True)
+    capture_id: str = Field(index=True)
+    account: str = Field(index=True)
+    series: str
+    authority: str | None = None
+    key: str
+    size: int
+    sha256: str
+    records: int
+    captured_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    retain_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    action: str  # destroyed | transferred
+    plan_id: str
+    planned_by: str
+    approved_by: str
+    disposed_by: str
+    disposed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

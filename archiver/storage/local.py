@@ -91,7 +91,8 @@ class LocalStore:
             os.replace(tmp, target)
             meta = self._meta(key)
             meta.update(sha256=sha256)
-            if retain_until is not None:
+            if retain_until is not None and retain_until > datetime.now(UTC):
+                # As on S3: a date already past locks nothing.
                 meta["retain_until"] = retain_until.astimezone(UTC).isoformat()
             self._write_meta(key, meta)
         except OSError as exc:
@@ -112,7 +113,8 @@ class LocalStore:
             target.parent.mkdir(parents=True, exist_ok=True)
             self._atomic_write(target, data)
             meta: dict[str, object] = {"sha256": hashlib.sha256(data).hexdigest()}
-            if retain_until is not None:
+            if retain_until is not None and retain_until > datetime.now(UTC):
+                # As on S3: a date already past locks nothing.
                 meta["retain_until"] = retain_until.astimezone(UTC).isoformat()
             self._write_meta(key, meta)
         except OSError as exc:

@@ -129,7 +129,9 @@ class S3Store:
                 raise self._fail(exc, f"create bucket {self.bucket}") from None
 
     def _lock_args(self, retain_until: datetime | None) -> dict[str, Any]:
-        if retain_until is None:
+        # A date already past (a backlog shipped after its retention ended) locks nothing;
+        # S3 refuses such dates, and the record is not kept longer than its schedule says.
+        if retain_until is None or retain_until <= datetime.now(UTC):
             return {}
         return {
             "ObjectLockMode": self.lock_mode,

@@ -1,0 +1,197 @@
+"""``archiver hold ...`` and ``archiver retention plan|approve|dispose``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from archiver.cli.common import emit_json, err, out, parse_time, runtime, short_time
+from archiver.governance.disposition import (
+    Plan,
+    approve_plan,
+    execute_plan,
+    make_plan,
+)
+from archiver.governance.holds import HoldCriteria, add_hold, list_holds, release_hold
+from archiver.index.models import HoldRow
+
+hold_app = typer.Typer(
+    help="Legal holds: freeze records against disposition.", no_args_is_help=True
+)
+retention_app = typer.Typer(
+    help="Disposition: plan, approve (another person), dispose.", no_args_is_help=True
+)
+
+
+def _hold_json(h: HoldRow) -> dict[str, object]:
+    return {
+        "hold_id": h.hold_id,
+        "name": h.name,
+        "reason": h.reason,
+        "account": h.account,
+        "series": h.series,
+        "from": h.date_from,
+        "to": h.date_to,
+        "query": h.query,
+        "created_by": h.created_by,
+        "created_at": h.created_at,
+        "active": h.released_at is None,
+        "released_by": h.released_by,
+        "released_at": h.released_at,
+        "release_reason": h.release_reason,
+    }
+
+
+@hold_app.command("add")
+def hold_add(
+    name: str = typer.Argument(..., help="A short name (case, request number)."),
+    reason: str = typer.Option(..., "--reason", help="Why the records must be kept."),
+    account: str | None = typer.Option(None, "--account"),
+    series: str | None = typer.Option(None, "--series"),
+    date_from: str | None = typer.Option(None, "--from", help="Captures from this date."),
+    date_to: str | None = typer.Option(None, "--to", help="Captures up to this date."),
+    query: str | None = typer.Option(None, "--query", help="Captures with posts matching."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Place a legal hold (criteria are combined with AND)."""
+    criteria = HoldCriteria(
+        account=account,
+        series=series,
+        date_from=parse_time(date_from, name="--from"),
+        date_to=parse_time(date_to, name="--to"),
+        query=query,
+    )
+    hold, covered = add_hold(runtime(), name, reason, criteria)
+    if json_out:
+        emit_json({**_hold_json(hold), "captures_covered": covered})
+    else:
+        err.print(f"hold {hold.hold_id} placed; covers {covered} capture(s) now")
+
+
+@hold_app.command("list")
+def hold_list(json_out: bool = typer.Option(False, "--json")) -> None:
+    """Every hold, active and released."""
+    holds = list_holds(runtime(load=False))
+    if json_out:
+        emit_json([_hold_json(h) for h in holds])
+        return
+    table = Table()
+    for column in ("hold_id", "name", "active", "criteria", "by", "since"):
+        table.add_column(column)
+    for h in holds:
+        crit = " ".join(
+            f"{k}={v}"
+            for k, v in (
+                ("account", h.account),
+                ("series", h.series),
+                ("from", h.date_from),
+                ("to", h.date_to),
+                ("query", h.query),
+            )
+            if v
+        )
+        table.add_row(
+            h.hold_id,
+            h.name,
+            "yes" if h.released_at is None else "released",
+            crit,
+            h.created_by,
+            short_time(h.created_at),
+        )
+    out.print(table)
+
+
+@hold_app.command("release")
+def hold_release(
+    hold_id: str = typer.Argument(...),
+    reason: str = typer.Option(..., "--reason"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Release a hold; objects stay held while another hold covers them."""
+    hold, freed = release_hold(runtime(), hold_id, reason)
+    if json_out:
+        emit_json({**_hold_json(hold), "captures_freed": freed})
+    else:
+        err.print(f"hold {hold_id} released; {freed} capture(s) no longer held")
+
+
+def _plan_json(plan: Plan) -> dict[str, object]:
+    return {
+        "plan_id": plan.plan_id,
+        "as_of": plan.as_of,
+        "status": plan.status,
+        "planned_by": plan.planned_by,
+        "approved_by": plan.approved_by,
+        "eligible": plan.eligible,
+        "blocked": plan.blocked,
+    }
+
+
+@retention_app.command("plan")
+def plan_cmd(
+    as_of: str | None = typer.Option(None, "--as-of", help="Evaluate at this date (ISO)."),
+    series: str | None = typer.Option(None, "--series"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """What is eligible for disposition, and why the rest is not. Deletes nothing."""
+    plan = make_plan(runtime(), as_of=parse_time(as_of, name="--as-of"), series=series)
+    if json_out:
+        emit_json(_plan_json(plan))
+        return
+    table = Table(title=f"{plan.plan_id} as of {short_time(plan.as_of)}")
+    for column in ("capture", "account", "series", "retain until", "decision"):
+        table.add_column(column, overflow="fold")
+    for i in plan.eligible:
+        table.add_row(
+            i.capture_id, i.account, i.series, short_time(i.retain_until), f"[green]{i.action}[/]"
+        )
+    for i in plan.blocked:
+        table.add_row(
+            i.capture_id,
+            i.account,
+            i.series,
+            short_time(i.retain_until),
+            f"[yellow]blocked[/]: {i.reason}",
+        )
+    out.print(table)
+    err.print(
+        f"{len(plan.eligible)} eligible, {len(plan.blocked)} blocked; another person "
+        f"approves with `archiver retention approve {plan.plan_id}`"
+    )
+
+
+@retention_app.command("approve")
+def approve_cmd(
+    plan_id: str = typer.Argument(...), json_out: bool = typer.Option(False, "--json")
+) -> None:
+    """Approve a plan (not by its planner)."""
+    plan = approve_plan(runtime(), plan_id)
+    if json_out:
+        emit_json(_plan_json(plan))
+    else:
+        err.print(
+            f"{plan_id} approved by {plan.approved_by}; execute with "
+            f"`archiver retention dispose {plan_id}`"
+        )
+
+
+@retention_app.command("dispose")
+def dispose_cmd(
+    plan_id: str = typer.Argument(...),
+    output: Path | None = typer.Option(None, "--output", help="Folder for a transfer bag."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Execute an approved plan and store its disposition certificate."""
+    result = execute_plan(runtime(), plan_id, transfer_dir=output)
+    if json_out:
+        emit_json(result)
+        return
+    err.print(
+        f"destroyed {len(result.destroyed)}, transferred {len(result.transferred)}, "
+        f"skipped {len(result.skipped)}; certificate {result.certificate_key} "
+        f"(sha256 {result.certificate_sha256})"
+    )
+    for capture_id, why in result.skipped.items():
+        err.print(f"  skipped {capture_id}: {why}")

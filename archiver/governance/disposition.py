@@ -1,0 +1,539 @@
+"""Disposition: plan → approve (by another person) → execute, with tombstones and a certificate.
+
+Nothing is ever deleted outside :func:`execute_plan`. Dedup rule (documented choice): a capture
+whose records are the originals of revisits in a capture that is kept is *not* disposed
+("dedup dependency") until its dependants go; originals are never copied forward.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import col, delete, select
+
+from archiver.errors import NotFoundError, StorageError, UsageError
+from archiver.governance.audit import record_event
+from archiver.governance.holds import HoldMatcher
+from archiver.governance.retention import cutoff_date
+from archiver.index.api import CaptureSummary, canonical_json, jsonable, utc
+from archiver.index.db import session_scope
+from archiver.index.models import (
+    CaptureRow,
+    DispositionPlanRow,
+    PostEventRow,
+    PostRow,
+    PostVersionRow,
+    RecordRow,
+    TombstoneRow,
+    WarcFileRow,
+)
+from archiver.logging import get_logger
+from archiver.policy.model import UNSCHEDULED, Series
+from archiver.runtime import Runtime
+
+
+@dataclass
+class PlanItem:
+    """One capture in a plan: eligible (with its action) or blocked (with the reason)."""
+
+    capture_id: str
+    account: str
+    series: str
+    captured_at: datetime
+    retain_until: datetime | None
+    bytes: int
+    warc_files: list[str]
+    action: str | None = None  # destroy | transfer (eligible items)
+    authority: str | None = None
+    reason: str | None = None  # blocked items
+    locked_until: datetime | None = None
+
+
+@dataclass
+class Plan:
+    """What ``archiver retention plan --json`` prints."""
+
+    plan_id: str
+    as_of: datetime
+    status: str
+    planned_by: str
+    eligible: list[PlanItem] = field(default_factory=list)
+    blocked: list[PlanItem] = field(default_factory=list)
+    approved_by: str | None = None
+    executed_at: datetime | None = None
+    certificate_key: str | None = None
+
+
+def schedule_retain_until(
+    series: Series, capture: CaptureSummary, published_latest: datetime | None
+) -> datetime | None:
+    """Retain-until under the current schedule: cutoff + period (None: never expires).
+
+    For a ``publication`` cutoff the latest publication in the capture counts (no record in it
+    leaves before its own date); with no publication date, the capture time.
+    """
+    if series.retention.permanent or series.unscheduled:
+        return None
+    event = capture.started_at
+    if series.cutoff == "publication" and published_latest is not None:
+        event = published_latest
+    result = cutoff_date(series, event) + series.retention.period()
+    assert isinstance(result, datetime)
+    return result
+
+
+def _latest_publication(rt: Runtime, capture_id: str) -> datetime | None:
+    with session_scope(rt.index.engine) as s:
+        rows = s.exec(
+            select(PostVersionRow.published_at).where(
+                PostVersionRow.capture_id == capture_id,
+                col(PostVersionRow.published_at).is_not(None),
+            )
+        )
+        dates = [utc(d) for d in rows if d is not None]
+    return max(dates) if dates else None
+
+
+def _pending_plans(rt: Runtime) -> dict[str, str]:
+    """capture_id → plan_id for plans approved but not executed (a transfer/destroy pending)."""
+    pending: dict[str, str] = {}
+    with session_scope(rt.index.engine) as s:
+        for plan in s.exec(
+            select(DispositionPlanRow).where(DispositionPlanRow.status == "approved")
+        ):
+            for item in json.loads(plan.body)["eligible"]:
+                pending[item["capture_id"]] = plan.plan_id
+    return pending
+
+
+def _dependants(rt: Runtime, capture_id: str) -> set[str]:
+    """Captures with revisit records whose originals are in ``capture_id``."""
+    with session_scope(rt.index.engine) as s:
+        originals = select(RecordRow.record_id).where(RecordRow.capture_id == capture_id)
+        rows = s.exec(
+            select(RecordRow.capture_id).where(
+                RecordRow.rec_type == "revisit",
+                col(RecordRow.refers_to).in_(originals),
+                RecordRow.capture_id != capture_id,
+            )
+        )
+        return set(rows)
+
+
+def _evaluate(
+    rt: Runtime, as_of: datetime, series_filter: str | None
+) -> tuple[list[PlanItem], list[PlanItem]]:
+    policies = rt.policies or rt.reload_policies()
+    holds = HoldMatcher.active(rt)
+    pending = _pending_plans(rt)
+    with session_scope(rt.index.engine) as s:
+        q = (
+            select(CaptureRow.capture_id)
+            .where(col(CaptureRow.status).not_in(["disposed", "running"]))
+            .order_by(col(CaptureRow.started_at))
+        )
+        if series_filter:
+            q = q.where(CaptureRow.series == series_filter)
+        ids = list(s.exec(q))
+    eligible: dict[str, PlanItem] = {}
+    blocked: list[PlanItem] = []
+    for capture_id in ids:
+        c = rt.index.get_capture(capture_id)
+        series = policies.series.get(c.series, UNSCHEDULED)
+        warcs = rt.index.list_warcs(capture_id=capture_id)
+        due = schedule_retain_until(series, c, _latest_publication(rt, capture_id))
+        locks = [w.retain_until for w in warcs if w.retain_until is not None]
+        for w in warcs:
+            if w.status == "stored":
+                lock = rt.store.head(w.key).retain_until
+                if lock is not None:
+                    locks.append(lock)
+        locked = max(locks) if locks else None
+        item = PlanItem(
+            capture_id=c.capture_id,
+            account=c.account,
+            series=c.series,
+            captured_at=c.started_at,
+            retain_until=due,
+            bytes=c.bytes,
+            warc_files=[w.name for w in warcs],
+            authority=series.authority,
+            locked_until=locked,
+        )
+        covering = holds.covering(c)
+        if series.unscheduled:
+            item.reason = "unscheduled: no retention schedule applies; assign a series"
+        elif series.retention.permanent:
+            item.reason = "permanent: the schedule keeps these records forever"
+        elif series.disposition == "review":
+            item.reason = "review: the schedule requires an appraisal before disposal"
+        elif covering:
+            item.reason = "hold: " + ", ".join(f"{h.hold_id} ({h.name})" for h in covering)
+        elif due is not None and due > as_of:
+            item.reason = f"not yet due: retained until {jsonable(due)}"
+        elif locked is not None and locked > as_of:
+            item.reason = (
+                f"object lock: the store keeps it until {jsonable(locked)} "
+                f"(the schedule now says {jsonable(due)})"
+            )
+        elif any(w.status != "stored" for w in warcs):
+            item.reason = "not stored yet: a WARC file is still in the spool"
+        elif capture_id in pending:
+            item.reason = f"pending: in approved plan {pending[capture_id]} (not yet executed)"
+        if item.reason:
+            blocked.append(item)
+        else:
+            item.action = "transfer" if series.disposition == "transfer" else "destroy"
+            eligible[capture_id] = item
+    # Dedup dependency: keep originals while a kept capture's revisits point at them.
+    changed = True
+    while changed:
+        changed = False
+        for capture_id in list(eligible):
+            kept = _dependants(rt, capture_id) - set(eligible)
+            if kept:
+                item = eligible.pop(capture_id)
+                item.action = None
+                item.reason = (
+                    "dedup dependency: revisits in kept capture(s) "
+                    f"{', '.join(sorted(kept))} refer to records in this one"
+                )
+                blocked.append(item)
+                changed = True
+    return list(eligible.values()), blocked
+
+
+def _plan_from_row(row: DispositionPlanRow) -> Plan:
+    body = json.loads(row.body)
+
+    def items(key: str) -> list[PlanItem]:
+        out = []
+        for raw in body[key]:
+            for name in ("captured_at", "retain_until", "locked_until"):
+                if raw.get(name):
+                    raw[name] = datetime.fromisoformat(raw[name].replace("Z", "+00:00"))
+            out.append(PlanItem(**raw))
+        return out
+
+    return Plan(
+        plan_id=row.plan_id,
+        as_of=utc(row.as_of),
+        status=row.status,
+        planned_by=row.planned_by,
+        eligible=items("eligible"),
+        blocked=items("blocked"),
+        approved_by=row.approved_by,
+        executed_at=utc(row.executed_at),
+        certificate_key=row.certificate_key,
+    )
+
+
+def make_plan(rt: Runtime, *, as_of: datetime | None = None, series: str | None = None) -> Plan:
+    """List what is eligible for disposition at ``as_of`` and why the rest is not; store the
+    plan for approval. Deletes nothing."""
+    as_of = as_of or rt.clock.now()
+    eligible, blocked = _evaluate(rt, as_of, series)
+    now = rt.clock.now()
+    plan = Plan(
+        plan_id=f"plan-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}",
+        as_of=as_of,
+        status="planned",
+        planned_by=rt.settings.actor,
+        eligible=eligible,
+        blocked=blocked,
+    )
+    body = canonical_json(jsonable({"eligible": eligible, "blocked": blocked}))
+    assert rt.policies is not None
+    with session_scope(rt.index.engine) as s:
+        s.add(
+            DispositionPlanRow(
+                plan_id=plan.plan_id,
+                as_of=as_of,
+                series_filter=series,
+                status="planned",
+                planned_by=plan.planned_by,
+                planned_at=now,
+                policy_hash=rt.policies.policy_hash,
+                body=body,
+            )
+        )
+    record_event(
+        rt,
+        "retention.planned",
+        plan.plan_id,
+        {
+            "as_of": as_of,
+            "series": series,
+            "eligible": [i.capture_id for i in eligible],
+            "blocked": {i.capture_id: i.reason for i in blocked},
+            "body_sha256": hashlib.sha256(body.encode()).hexdigest(),
+        },
+    )
+    return plan
+
+
+def get_plan(rt: Runtime, plan_id: str) -> Plan:
+    with session_scope(rt.index.engine) as s:
+        row = s.get(DispositionPlanRow, plan_id)
+        if row is None:
+            raise NotFoundError(f"no disposition plan {plan_id!r}")
+        return _plan_from_row(row)
+
+
+def approve_plan(rt: Runtime, plan_id: str) -> Plan:
+    """Approve a plan. The approver must not be its planner (two-person rule): exit 2 if so."""
+    actor = rt.settings.actor
+    with session_scope(rt.index.engine) as s:
+        row = s.get(DispositionPlanRow, plan_id)
+        if row is None:
+            raise NotFoundError(f"no disposition plan {plan_id!r}")
+        if row.status != "planned":
+            raise UsageError(f"plan {plan_id} is {row.status}; only a planned plan is approved")
+        if row.planned_by == actor:
+            raise UsageError(
+                f"refused: {actor} planned {plan_id} and cannot approve it too; another person "
+                "(ARCHIVER_ACTOR) must approve a disposition"
+            )
+        row.status, row.approved_by, row.approved_at = "approved", actor, rt.clock.now()
+        s.add(row)
+        plan = _plan_from_row(row)
+    record_event(
+        rt,
+        "retention.approved",
+        plan_id,
+        {"planned_by": plan.planned_by, "eligible": [i.capture_id for i in plan.eligible]},
+    )
+    return plan
+
+
+@dataclass
+class DispositionResult:
+    plan_id: str
+    destroyed: list[str] = field(default_factory=list)
+    transferred: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    certificate_key: str | None = None
+    certificate_sha256: str | None = None
+    bag: str | None = None
+
+
+def _forget_capture(rt: Runtime, capture_id: str) -> None:
+    """Remove a disposed capture's records and post payloads from the index (tombstones stay)."""
+    with session_scope(rt.index.engine) as s:
+        post_ids = set(
+            s.exec(select(PostVersionRow.post_id).where(PostVersionRow.capture_id == capture_id))
+        )
+        s.exec(delete(PostVersionRow).where(col(PostVersionRow.capture_id) == capture_id))
+        s.exec(delete(RecordRow).where(col(RecordRow.capture_id) == capture_id))
+        s.flush()
+        for post_id in post_ids:
+            remaining = s.exec(
+                select(PostVersionRow.id).where(PostVersionRow.post_id == post_id)
+            ).first()
+            if remaining is None:
+                s.exec(delete(PostEventRow).where(col(PostEventRow.post_id) == post_id))
+                s.exec(delete(PostRow).where(col(PostRow.post_id) == post_id))
+        s.exec(delete(WarcFileRow).where(col(WarcFileRow.capture_id) == capture_id))
+        capture = s.get(CaptureRow, capture_id)
+        assert capture is not None
+        capture.status = "disposed"
+        s.add(capture)
+
+
+def _write_bag(rt: Runtime, plan: Plan, items: list[PlanItem], target: Path) -> Path:
+    """A BagIt bag (SHA-256 manifests) with the WARCs and an index extract, for an archives."""
+    import bagit
+
+    if target.exists():
+        raise UsageError(f"transfer folder {target} exists; choose another --output")
+    data = target / "warcs"
+    data.mkdir(parents=True)
+    extract: list[dict[str, Any]] = []
+    for item in items:
+        for warc in rt.index.list_warcs(capture_id=item.capture_id):
+            with rt.store.open_read(warc.key) as src, (data / warc.name).open("wb") as out:
+                shutil.copyfileobj(src, out, 1024 * 1024)
+            extract.append(
+                {
+                    "warc": warc,
+                    "capture": rt.index.get_capture(item.capture_id),
+                    "records": rt.index.records_of_capture(item.capture_id),
+                }
+            )
+    (target / "index.json").write_text(json.dumps(jsonable(extract), indent=1))
+    bag = bagit.make_bag(
+        str(target),
+        {
+            "Source-Organization": "archiver transfer",
+            "External-Identifier": plan.plan_id,
+            "Bag-Group-Identifier": ", ".join(sorted({i.series for i in items})),
+            "Internal-Sender-Description": f"Records transferred under plan {plan.plan_id}",
+        },
+        checksums=["sha256"],
+    )
+    bag.validate()
+    return target
+
+
+def execute_plan(
+    rt: Runtime, plan_id: str, *, transfer_dir: Path | None = None
+) -> DispositionResult:
+    """Carry out an approved plan: re-check holds now, transfer (BagIt) or destroy each
+    eligible capture's objects, keep tombstones, and store a disposition certificate."""
+    plan = get_plan(rt, plan_id)
+    if plan.status != "approved":
+        raise UsageError(f"plan {plan_id} is {plan.status}; it must be approved first")
+    with session_scope(rt.index.engine) as s:
+        row = s.get(DispositionPlanRow, plan_id)
+        assert row is not None
+        approved_by = row.approved_by or ""
+    log = get_logger(plan_id=plan_id)
+    result = DispositionResult(plan_id=plan_id)
+    holds = HoldMatcher.active(rt)
+    todo: list[PlanItem] = []
+    for item in plan.eligible:
+        capture = rt.index.get_capture(item.capture_id)
+        covering = holds.covering(capture)
+        if covering:
+            result.skipped[item.capture_id] = "hold placed after planning: " + ", ".join(
+                h.hold_id for h in covering
+            )
+        elif capture.status == "disposed":
+            result.skipped[item.capture_id] = "already disposed"
+        else:
+            todo.append(item)
+    transfers = [i for i in todo if i.action == "transfer"]
+    if transfers:
+        target = transfer_dir or (rt.settings.data_dir / "transfers" / plan_id)
+        result.bag = str(_write_bag(rt, plan, transfers, target))
+    now = rt.clock.now()
+    tombstones: list[TombstoneRow] = []
+    for item in todo:
+        warcs = rt.index.list_warcs(capture_id=item.capture_id)
+        try:
+            for warc in warcs:
+                rt.store.delete(warc.key)
+        except StorageError as exc:
+            result.skipped[item.capture_id] = f"the store refused deletion: {exc}"
+            log.error("retention.delete_refused", capture_id=item.capture_id, error=str(exc))
+            continue
+        records = rt.index.records_of_capture(item.capture_id)
+        for warc in warcs:
+            tombstones.append(
+                TombstoneRow(
+                    warc_name=warc.name,
+                    capture_id=item.capture_id,
+                    account=item.account,
+                    series=item.series,
+                    authority=item.authority,
+                    key=warc.key,
+                    size=warc.size,
+                    sha256=warc.sha256,
+                    records=sum(1 for r in records if r.warc_name == warc.name),
+                    captured_at=item.captured_at,
+                    retain_until=item.retain_until,
+                    action="transferred" if item.action == "transfer" else "destroyed",
+                    plan_id=plan_id,
+                    planned_by=plan.planned_by,
+                    approved_by=approved_by,
+                    disposed_by=rt.settings.actor,
+                    disposed_at=now,
+                )
+            )
+        with session_scope(rt.index.engine) as s:
+            for t in tombstones:
+                if t.capture_id == item.capture_id:
+                    s.add(t)
+        _forget_capture(rt, item.capture_id)
+        (result.transferred if item.action == "transfer" else result.destroyed).append(
+            item.capture_id
+        )
+        log.info("retention.disposed", capture_id=item.capture_id, action=item.action)
+    certificate = {
+        "certificate": "records disposition",
+        "plan_id": plan_id,
+        "as_of": plan.as_of,
+        "planned_by": plan.planned_by,
+        "approved_by": approved_by,
+        "executed_by": rt.settings.actor,
+        "executed_at": now,
+        "policy_hash": rt.policies.policy_hash if rt.policies else None,
+        "destroyed": result.destroyed,
+        "transferred": result.transferred,
+        "transfer_bag": result.bag,
+        "skipped": result.skipped,
+        "objects": [
+            {
+                "warc": t.warc_name,
+                "key": t.key,
+                "sha256": t.sha256,
+                "bytes": t.size,
+                "records": t.records,
+                "capture_id": t.capture_id,
+                "series": t.series,
+                "authority": t.authority,
+                "captured_at": t.captured_at,
+                "retain_until": t.retain_until,
+                "action": t.action,
+            }
+            for t in tombstones
+        ],
+    }
+    body = json.dumps(jsonable(certificate), indent=2, sort_keys=True).encode()
+    digest = hashlib.sha256(body).hexdigest()
+    key = f"certificates/{plan_id}.json"
+    rt.store.put_bytes(key, body)
+    rt.store.put_bytes(f"certificates/{plan_id}.html", render_certificate_html(certificate, digest))
+    result.certificate_key, result.certificate_sha256 = key, digest
+    with session_scope(rt.index.engine) as s:
+        row = s.get(DispositionPlanRow, plan_id)
+        assert row is not None
+        row.status, row.executed_by, row.executed_at = "executed", rt.settings.actor, now
+        row.certificate_key, row.certificate_sha256 = key, digest
+        s.add(row)
+    record_event(
+        rt,
+        "retention.disposed",
+        plan_id,
+        {
+            "destroyed": result.destroyed,
+            "transferred": result.transferred,
+            "skipped": result.skipped,
+            "certificate": key,
+            "certificate_sha256": digest,
+        },
+    )
+    return result
+
+
+def render_certificate_html(cert: dict[str, Any], digest: str) -> bytes:
+    """A printable, self-contained HTML disposition certificate."""
+    e = html.escape
+    rows = "".join(
+        f"<tr><td>{e(str(o['warc']))}</td><td>{e(str(o['series']))}</td>"
+        f"<td>{e(str(o['authority'] or ''))}</td><td>{e(str(jsonable(o['captured_at'])))}</td>"
+        f"<td>{e(str(o['action']))}</td><td><code>{e(str(o['sha256']))}</code></td></tr>"
+        for o in cert["objects"]
+    )
+    doc = f"""<!doctype html><html><head><meta charset="utf-8">
+<title>Disposition certificate {e(cert["plan_id"])}</title>
+<style>body{{font:14px/1.4 system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #999;padding:4px 6px;font-size:12px}}code{{font-size:11px}}</style>
+</head><body><h1>Certificate of records disposition</h1>
+<p>Plan <b>{e(cert["plan_id"])}</b> as of {e(str(jsonable(cert["as_of"])))}: planned by
+<b>{e(cert["planned_by"])}</b>, approved by <b>{e(cert["approved_by"])}</b>, executed by
+<b>{e(cert["executed_by"])}</b> at {e(str(jsonable(cert["executed_at"])))}.</p>
+<p>Policy hash <code>{e(str(cert["policy_hash"]))}</code>. Certificate JSON SHA-256
+<code>{e(digest)}</code>.</p>
+<table><tr><th>WARC file</th><th>series</th><th>authority</th><th>captured</th><th>action</th>
+<th>SHA-256</th></tr>{rows}</table>
+<p>Skipped: {e(json.dumps(cert["skipped"]))}</p></body></html>"""
+    return doc.encode()

@@ -1,0 +1,180 @@
+"""Legal holds: a held capture is never disposed, and on S3 its objects carry a legal hold."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import col, select
+
+from archiver.errors import NotFoundError, UsageError
+from archiver.governance.audit import record_event
+from archiver.index.api import CaptureSummary, utc
+from archiver.index.db import session_scope
+from archiver.index.models import CaptureRow, HoldRow, PostVersionRow
+from archiver.logging import get_logger
+from archiver.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class HoldCriteria:
+    """What a hold covers; every given criterion must match (AND)."""
+
+    account: str | None = None
+    series: str | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    query: str | None = None
+
+    def is_empty(self) -> bool:
+        return not any((self.account, self.series, self.date_from, self.date_to, self.query))
+
+
+class HoldMatcher:
+    """Which active holds cover a capture. Built once per plan or execution (queries run once)."""
+
+    def __init__(self, rt: Runtime, holds: list[HoldRow]) -> None:
+        self.holds = holds
+        self._query_captures: dict[str, set[str]] = {}
+        for hold in holds:
+            if hold.query:
+                self._query_captures[hold.hold_id] = _captures_matching(rt, hold.query)
+
+    @classmethod
+    def active(cls, rt: Runtime) -> HoldMatcher:
+        with session_scope(rt.index.engine) as s:
+            rows = list(s.exec(select(HoldRow).where(col(HoldRow.released_at).is_(None))))
+        return cls(rt, rows)
+
+    def covering(self, capture: CaptureSummary) -> list[HoldRow]:
+        """The active holds that cover ``capture``."""
+        found = []
+        for h in self.holds:
+            if h.account and h.account != capture.account:
+                continue
+            if h.series and h.series != capture.series:
+                continue
+            if h.date_from and capture.started_at < utc(h.date_from):
+                continue
+            if h.date_to and capture.started_at > utc(h.date_to):
+                continue
+            if h.query and capture.capture_id not in self._query_captures[h.hold_id]:
+                continue
+            found.append(h)
+        return found
+
+
+def _captures_matching(rt: Runtime, query: str) -> set[str]:
+    """Captures holding any version of a post that matches ``query``."""
+    posts = {p.post_id for p in rt.index.search(query, limit=1_000_000)}
+    if not posts:
+        return set()
+    with session_scope(rt.index.engine) as s:
+        rows = s.exec(
+            select(PostVersionRow.capture_id).where(col(PostVersionRow.post_id).in_(posts))
+        )
+        return set(rows)
+
+
+def _all_captures(rt: Runtime) -> list[CaptureSummary]:
+    with session_scope(rt.index.engine) as s:
+        ids = list(s.exec(select(CaptureRow.capture_id).where(CaptureRow.status != "disposed")))
+    return [rt.index.get_capture(i) for i in ids]
+
+
+def _set_legal_holds(rt: Runtime, captures: list[CaptureSummary], on: bool) -> int:
+    """Set or lift the store's legal hold on the stored WARC files of ``captures``."""
+    changed = 0
+    for capture in captures:
+        for warc in rt.index.list_warcs(capture_id=capture.capture_id, status="stored"):
+            rt.store.set_legal_hold(warc.key, on)
+            changed += 1
+    return changed
+
+
+def add_hold(rt: Runtime, name: str, reason: str, criteria: HoldCriteria) -> tuple[HoldRow, int]:
+    """Create a hold, put a legal hold on every stored object it covers; returns the hold and
+    how many captures it covers now (later captures it matches are covered too)."""
+    if criteria.is_empty():
+        raise UsageError("a hold needs at least one of --account, --series, --from/--to or --query")
+    if not reason.strip():
+        raise UsageError("a hold needs --reason: say why (case number, request, litigation)")
+    now = rt.clock.now()
+    hold = HoldRow(
+        hold_id=f"hold-{now:%Y%m%d}-{secrets.token_hex(3)}",
+        name=name,
+        reason=reason,
+        account=criteria.account,
+        series=criteria.series,
+        date_from=criteria.date_from,
+        date_to=criteria.date_to,
+        query=criteria.query,
+        created_by=rt.settings.actor,
+        created_at=now,
+    )
+    with session_scope(rt.index.engine) as s:
+        s.add(hold)
+    matcher = HoldMatcher(rt, [hold])
+    covered = [c for c in _all_captures(rt) if matcher.covering(c)]
+    objects = _set_legal_holds(rt, covered, True)
+    record_event(
+        rt,
+        "hold.added",
+        hold.hold_id,
+        {
+            "name": name,
+            "reason": reason,
+            "criteria": criteria.__dict__,
+            "captures": [c.capture_id for c in covered],
+            "objects_held": objects,
+        },
+    )
+    get_logger().info("hold.added", hold_id=hold.hold_id, captures=len(covered))
+    return hold, len(covered)
+
+
+def list_holds(rt: Runtime, *, include_released: bool = True) -> list[HoldRow]:
+    with session_scope(rt.index.engine) as s:
+        q = select(HoldRow).order_by(col(HoldRow.created_at))
+        if not include_released:
+            q = q.where(col(HoldRow.released_at).is_(None))
+        return list(s.exec(q))
+
+
+def release_hold(rt: Runtime, hold_id: str, reason: str) -> tuple[HoldRow, int]:
+    """Release a hold; lift the store's legal hold only where no other active hold covers."""
+    if not reason.strip():
+        raise UsageError("releasing a hold needs --reason")
+    now = rt.clock.now()
+    with session_scope(rt.index.engine) as s:
+        hold = s.get(HoldRow, hold_id)
+        if hold is None:
+            raise NotFoundError(f"no hold {hold_id!r}; see `archiver hold list`")
+        if hold.released_at is not None:
+            raise UsageError(f"hold {hold_id} was already released at {hold.released_at}")
+        hold.released_at, hold.released_by, hold.release_reason = now, rt.settings.actor, reason
+        s.add(hold)
+    released = HoldMatcher(rt, [hold])
+    others = HoldMatcher.active(rt)
+    freed = [c for c in _all_captures(rt) if released.covering(c) and not others.covering(c)]
+    objects = _set_legal_holds(rt, freed, False)
+    record_event(
+        rt,
+        "hold.released",
+        hold_id,
+        {
+            "reason": reason,
+            "captures_freed": [c.capture_id for c in freed],
+            "objects_released": objects,
+        },
+    )
+    return hold, len(freed)
+
+
+def apply_active_holds(rt: Runtime, capture: CaptureSummary) -> list[str]:
+    """Put the store's legal hold on a new capture's objects when an active hold covers it."""
+    holds = HoldMatcher.active(rt).covering(capture)
+    if holds:
+        _set_legal_holds(rt, [capture], True)
+    return [h.hold_id for h in holds]
