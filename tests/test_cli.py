@@ -117,3 +117,44 @@ def test_policies_show_json(cli: Any) -> None:
     shown = as_json(cli("policies", "show", "--json"))
     assert {a["id"] for a in shown["accounts"]} >= {"demo-nasa-news", "demo-usgs-quakes"}
     assert any(s["id"] == "unscheduled" and s["unscheduled"] for s in shown["series"])
+
+
+def test_governance_cli_contract(cli: Any, tmp_path: Path) -> None:
+    cli("init")
+    cli("capture", "demo-usgs-quakes")
+    hold = as_json(
+        cli(
+            "hold",
+            "add",
+            "FOIA-17",
+            "--reason",
+            "records request",
+            "--account",
+            "demo-usgs-quakes",
+            "--json",
+        )
+    )
+    assert hold["hold_id"] and hold["captures_covered"] == 1
+    assert [h["hold_id"] for h in as_json(cli("hold", "list", "--json"))] == [hold["hold_id"]]
+    plan = as_json(
+        cli(
+            "retention",
+            "plan",
+            "--as-of",
+            "2030-01-01",
+            "--json",
+            extra={"ARCHIVER_ACTOR": "alice"},
+        )
+    )
+    assert {"plan_id", "as_of", "eligible", "blocked"} <= set(plan)
+    assert plan["eligible"] == []
+    assert plan["blocked"][0]["reason"].startswith("hold")
+    assert {"capture_id", "reason"} <= set(plan["blocked"][0])
+    proc = cli("retention", "approve", plan["plan_id"], code=2, extra={"ARCHIVER_ACTOR": "alice"})
+    assert b"cannot approve" in proc.stderr
+    cli("retention", "approve", plan["plan_id"], extra={"ARCHIVER_ACTOR": "bob"})
+    cli("retention", "approve", plan["plan_id"], code=2, extra={"ARCHIVER_ACTOR": "carol"})
+    released = as_json(cli("hold", "release", hold["hold_id"], "--reason", "closed", "--json"))
+    assert released["active"] is False
+    done = as_json(cli("retention", "dispose", plan["plan_id"], "--json"))
+    assert done["destroyed"] == [] and done["certificate_key"]
