@@ -30,6 +30,20 @@ class CaptureSession(Protocol):
         ...
 
 
+def fetch_primary(session: CaptureSession, url: str, *, purpose: str, what: str) -> Exchange | str:
+    """Fetch an account's own URL (its feed, page or first listing page).
+
+    Returns the exchange, or the reason the account could not be captured at all (no response,
+    or an HTTP error status): the text a connector puts in ``ConnectorResult.fatal``.
+    """
+    exchange = session.fetch(url, purpose=purpose)
+    if exchange is None:
+        return f"{what} {url} could not be fetched"
+    if exchange.status >= 400:
+        return f"{what} answered HTTP {exchange.status} {exchange.reason}"
+    return exchange
+
+
 @dataclass
 class ConnectorResult:
     """What a connector found: posts, and whether its listing was complete."""

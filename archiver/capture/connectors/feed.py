@@ -10,7 +10,7 @@ from typing import Any
 
 import feedparser
 
-from archiver.capture.connectors.base import CaptureSession, ConnectorResult
+from archiver.capture.connectors.base import CaptureSession, ConnectorResult, fetch_primary
 from archiver.capture.text import html_to_text
 from archiver.index.api import NormalizedPost
 from archiver.policy.model import Account
@@ -62,11 +62,9 @@ class FeedConnector:
 
     def capture(self, account: Account, session: CaptureSession) -> ConnectorResult:
         assert account.url
-        exchange = session.fetch(account.url, purpose="api")
-        if exchange is None:
-            return ConnectorResult(fatal=f"feed {account.url} could not be fetched")
-        if exchange.status >= 400:
-            return ConnectorResult(fatal=f"feed answered HTTP {exchange.status} {exchange.reason}")
+        exchange = fetch_primary(session, account.url, purpose="api", what="feed")
+        if isinstance(exchange, str):
+            return ConnectorResult(fatal=exchange)
         record_id = session.record_id(exchange)
         posts, problem = self._parse(
             exchange.url, exchange.headers.get("content-type"), exchange.content(), record_id

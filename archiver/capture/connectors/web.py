@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from urllib.parse import urljoin
 
-from archiver.capture.connectors.base import CaptureSession, ConnectorResult
+from archiver.capture.connectors.base import CaptureSession, ConnectorResult, fetch_primary
 from archiver.capture.text import html_title_and_links, html_to_text
 from archiver.index.api import NormalizedPost
 from archiver.policy.model import Account
@@ -28,11 +28,9 @@ class WebConnector:
 
     def capture(self, account: Account, session: CaptureSession) -> ConnectorResult:
         assert account.url
-        exchange = session.fetch(account.url, purpose="page")
-        if exchange is None:
-            return ConnectorResult(fatal=f"page {account.url} could not be fetched")
-        if exchange.status >= 400:
-            return ConnectorResult(fatal=f"page answered HTTP {exchange.status} {exchange.reason}")
+        exchange = fetch_primary(session, account.url, purpose="page", what="page")
+        if isinstance(exchange, str):
+            return ConnectorResult(fatal=exchange)
         content_type = exchange.headers.get("content-type")
         body = exchange.content()
         posts = self.posts_from_response(
