@@ -235,3 +235,19 @@ accounts:
     bag.validate()
     names = {Path(p).name for p in bag.payload_files()}
     assert any(n.endswith(".warc.gz") for n in names) and "index.json" in names
+
+
+def test_policy_loads_are_in_the_audit_chain_once_per_version(
+    make_runtime: MakeRuntime, tmp_path: Path
+) -> None:
+    from sqlmodel import select
+
+    from archiver.index.models import AuditEventRow
+
+    rt = make_runtime()
+    capture_account(rt, RDF)
+    capture_account(rt, RDF)
+    with session_scope(rt.index.engine) as s:
+        actions = [e.action for e in s.exec(select(AuditEventRow).order_by(AuditEventRow.seq))]
+    assert actions == ["policy.loaded", "capture", "capture"]
+    assert rt.store.exists("audit/chain-head.json")

@@ -22,6 +22,7 @@ from archiver.capture.ship import series_or_unscheduled, ship
 from archiver.errors import CaptureError, NetworkGuardError, UsageError
 from archiver.governance.audit import record_event
 from archiver.governance.holds import apply_active_holds
+from archiver.governance.policy_log import record_policy_in_force
 from archiver.index.api import Index, RecordExtra, jsonable
 from archiver.index.models import CaptureRow, WarcFileRow
 from archiver.logging import get_logger
@@ -125,6 +126,7 @@ def capture_account(rt: Runtime, account_id: str, *, trigger: str = "cli") -> Ca
         known = ", ".join(sorted(policies.accounts)) or "none"
         raise UsageError(f"unknown account {account_id!r}; known accounts: {known}")
     account: Account = policies.accounts[account_id]
+    record_policy_in_force(rt)
     series = policies.series_of(account)
     capture_id = new_capture_id(rt)
     log = get_logger(account=account.id, capture_id=capture_id)

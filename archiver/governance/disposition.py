@@ -22,6 +22,7 @@ from sqlmodel import col, delete, select
 from archiver.errors import NotFoundError, StorageError, UsageError
 from archiver.governance.audit import record_event
 from archiver.governance.holds import HoldMatcher
+from archiver.governance.policy_log import record_policy_in_force
 from archiver.governance.retention import cutoff_date
 from archiver.index.api import CaptureSummary, canonical_json, jsonable, utc
 from archiver.index.db import session_scope
@@ -240,6 +241,7 @@ def make_plan(rt: Runtime, *, as_of: datetime | None = None, series: str | None 
     """List what is eligible for disposition at ``as_of`` and why the rest is not; store the
     plan for approval. Deletes nothing."""
     as_of = as_of or rt.clock.now()
+    record_policy_in_force(rt)
     eligible, blocked = _evaluate(rt, as_of, series)
     now = rt.clock.now()
     plan = Plan(
