@@ -158,3 +158,23 @@ def test_governance_cli_contract(cli: Any, tmp_path: Path) -> None:
     assert released["active"] is False
     done = as_json(cli("retention", "dispose", plan["plan_id"], "--json"))
     assert done["destroyed"] == [] and done["certificate_key"]
+
+
+def test_integrity_checks_exit_3_on_tamper(cli: Any, tmp_path: Path) -> None:
+    import sqlite3
+
+    cli("init")
+    result = as_json(cli("capture", "demo-nasa-news", "--json"))
+    assert as_json(cli("audit", "verify", "--json"))["ok"] is True
+    fixity = as_json(cli("verify", "--all", "--json"))
+    assert fixity["ok"] is True and fixity["checked"] == 1
+    [stored] = list((tmp_path / "data" / "store").rglob(result["warc_files"][0]))
+    data = bytearray(stored.read_bytes())
+    data[100] ^= 0xFF
+    stored.write_bytes(bytes(data))
+    bad = as_json(cli("verify", "--json", code=3))
+    assert [p["kind"] for p in bad["problems"]] == ["changed"]
+    with sqlite3.connect(tmp_path / "data" / "archiver.db") as db:
+        db.execute("UPDATE audit_events SET actor = 'mallory' WHERE seq = 1")
+    broken = as_json(cli("audit", "verify", "--json", code=3))
+    assert broken["first_broken_seq"] == 1

@@ -8,6 +8,7 @@ import typer
 
 from archiver import __version__
 from archiver.cli import capture as capture_cmds
+from archiver.cli import checks as check_cmds
 from archiver.cli import governance as governance_cmds
 from archiver.cli import policies as policies_cmds
 from archiver.cli import retrieval as retrieval_cmds
@@ -27,6 +28,8 @@ app.add_typer(capture_cmds.captures_app, name="captures")
 app.add_typer(retrieval_cmds.posts_app, name="posts")
 app.add_typer(governance_cmds.hold_app, name="hold")
 app.add_typer(governance_cmds.retention_app, name="retention")
+app.add_typer(check_cmds.audit_app, name="audit")
+app.command("verify")(check_cmds.verify)
 app.command("capture")(capture_cmds.capture)
 app.command("history")(retrieval_cmds.history)
 app.command("search")(retrieval_cmds.search)
