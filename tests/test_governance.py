@@ -165,7 +165,7 @@ def test_dedup_dependency_blocks_the_original(make_runtime: MakeRuntime) -> None
     plan = make_plan(make_runtime(create=False))
     reasons = {i.capture_id: i.reason or "" for i in plan.blocked}
     assert plan.eligible == []
-    assert reasons[original.capture_id].startswith("dedup dependency")
+    assert "dedup dependency" in reasons[original.capture_id]
     assert revisit.capture_id in reasons[original.capture_id]
 
 
@@ -249,5 +249,53 @@ def test_policy_loads_are_in_the_audit_chain_once_per_version(
     capture_account(rt, RDF)
     with session_scope(rt.index.engine) as s:
         actions = [e.action for e in s.exec(select(AuditEventRow).order_by(AuditEventRow.seq))]
-    assert actions == ["policy.loaded", "capture", "capture"]
+    # The second capture's revisit keeps the first capture's object locked as long as itself.
+    assert actions == ["policy.loaded", "capture", "capture", "retention.locks_extended"]
     assert rt.store.exists("audit/chain-head.json")
+
+
+LOCK_POLICY = """\
+series:
+  - id: locked-series
+    title: Locked
+    authority: DAA-TEST-3
+    retention: {period}
+accounts:
+  - id: lockme
+    agency: Test
+    platform: feed
+    url: ${{SIMULATOR_URL}}/www.example-agency.gov/news.rdf
+    series: locked-series
+    schedule: P1D
+"""
+
+
+def test_revisits_extend_their_originals_lock(make_runtime: MakeRuntime, tmp_path: Path) -> None:
+    folder = write_policy(tmp_path / "pol", LOCK_POLICY.format(period="P30D"))
+    ten_days_ago = FrozenClock(NOW - timedelta(days=10))
+    first = capture_account(make_runtime(policies=folder, clock=ten_days_ago), "lockme")
+    rt = make_runtime(policies=folder, create=False)
+    [original] = rt.index.list_warcs(capture_id=first.capture_id)
+    assert original.retain_until is not None
+    before = rt.store.head(original.key).retain_until
+    assert before is not None and before < NOW + timedelta(days=21)
+    second = capture_account(rt, "lockme")
+    assert second.revisits == 1
+    after = rt.store.head(original.key).retain_until
+    assert after is not None and after > NOW + timedelta(days=29)
+    updated = rt.index.get_warc(original.name)
+    assert updated is not None and updated.retain_until is not None
+    assert abs((updated.retain_until - after).total_seconds()) < 1  # S3 keeps whole seconds
+
+
+def test_a_lengthened_schedule_extends_existing_locks(
+    make_runtime: MakeRuntime, tmp_path: Path
+) -> None:
+    folder = write_policy(tmp_path / "pol", LOCK_POLICY.format(period="P30D"))
+    rt = make_runtime(policies=folder)
+    capture = capture_account(rt, "lockme")
+    [warc] = rt.index.list_warcs(capture_id=capture.capture_id)
+    write_policy(folder, LOCK_POLICY.format(period="P400D"))
+    make_plan(make_runtime(policies=folder, create=False))
+    locked = rt.store.head(warc.key).retain_until
+    assert locked is not None and locked > NOW + timedelta(days=399)

@@ -22,6 +22,7 @@ from archiver.capture.ship import series_or_unscheduled, ship
 from archiver.errors import CaptureError, NetworkGuardError, UsageError
 from archiver.governance.audit import record_event
 from archiver.governance.holds import apply_active_holds
+from archiver.governance.locks import extend_originals_of
 from archiver.governance.policy_log import record_policy_in_force
 from archiver.index.api import Index, RecordExtra, jsonable
 from archiver.index.models import CaptureRow, WarcFileRow
@@ -248,6 +249,8 @@ def capture_account(rt: Runtime, account_id: str, *, trigger: str = "cli") -> Ca
         },
     )
     held = apply_active_holds(rt, summary)
+    if recorder.revisits:
+        extend_originals_of(rt, capture_id)
     log.info(
         "capture.finished",
         status=status,

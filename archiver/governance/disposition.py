@@ -22,6 +22,7 @@ from sqlmodel import col, delete, select
 from archiver.errors import NotFoundError, StorageError, UsageError
 from archiver.governance.audit import record_event
 from archiver.governance.holds import HoldMatcher
+from archiver.governance.locks import extend_locks
 from archiver.governance.policy_log import record_policy_in_force
 from archiver.governance.retention import cutoff_date
 from archiver.index.api import CaptureSummary, canonical_json, jsonable, utc
@@ -170,45 +171,50 @@ def _evaluate(
             locked_until=locked,
         )
         covering = holds.covering(c)
+        reasons: list[str] = []  # every reason, the most fundamental first
         if series.unscheduled:
-            item.reason = "unscheduled: no retention schedule applies; assign a series"
+            reasons.append("unscheduled: no retention schedule applies; assign a series")
         elif series.retention.permanent:
-            item.reason = "permanent: the schedule keeps these records forever"
+            reasons.append("permanent: the schedule keeps these records forever")
         elif series.disposition == "review":
-            item.reason = "review: the schedule requires an appraisal before disposal"
-        elif covering:
-            item.reason = "hold: " + ", ".join(f"{h.hold_id} ({h.name})" for h in covering)
-        elif due is not None and due > as_of:
-            item.reason = f"not yet due: retained until {jsonable(due)}"
+            reasons.append("review: the schedule requires an appraisal before disposal")
+        if covering:
+            reasons.append("hold: " + ", ".join(f"{h.hold_id} ({h.name})" for h in covering))
+        if due is not None and due > as_of:
+            reasons.append(f"not yet due: retained until {jsonable(due)}")
         elif locked is not None and locked > as_of:
-            item.reason = (
+            reasons.append(
                 f"object lock: the store keeps it until {jsonable(locked)} "
                 f"(the schedule now says {jsonable(due)})"
             )
-        elif any(w.status != "stored" for w in warcs):
-            item.reason = "not stored yet: a WARC file is still in the spool"
-        elif capture_id in pending:
-            item.reason = f"pending: in approved plan {pending[capture_id]} (not yet executed)"
-        if item.reason:
+        if any(w.status != "stored" for w in warcs):
+            reasons.append("not stored yet: a WARC file is still in the spool")
+        if capture_id in pending:
+            reasons.append(f"pending: in approved plan {pending[capture_id]} (not yet executed)")
+        if reasons:
+            item.reason = "; ".join(reasons)
             blocked.append(item)
         else:
             item.action = "transfer" if series.disposition == "transfer" else "destroy"
             eligible[capture_id] = item
-    # Dedup dependency: keep originals while a kept capture's revisits point at them.
+    # Dedup dependency: originals stay while a kept capture's revisits point at them.
     changed = True
     while changed:
         changed = False
         for capture_id in list(eligible):
-            kept = _dependants(rt, capture_id) - set(eligible)
-            if kept:
+            if _dependants(rt, capture_id) - set(eligible):
                 item = eligible.pop(capture_id)
                 item.action = None
-                item.reason = (
-                    "dedup dependency: revisits in kept capture(s) "
-                    f"{', '.join(sorted(kept))} refer to records in this one"
-                )
                 blocked.append(item)
                 changed = True
+    for item in blocked:
+        kept = _dependants(rt, item.capture_id) - set(eligible)
+        if kept:
+            dedup = (
+                "dedup dependency: revisits in kept capture(s) "
+                f"{', '.join(sorted(kept))} refer to records in this one"
+            )
+            item.reason = f"{item.reason}; {dedup}" if item.reason else dedup
     return list(eligible.values()), blocked
 
 
@@ -242,6 +248,7 @@ def make_plan(rt: Runtime, *, as_of: datetime | None = None, series: str | None 
     plan for approval. Deletes nothing."""
     as_of = as_of or rt.clock.now()
     record_policy_in_force(rt)
+    extend_locks(rt)  # a lengthened schedule or a new revisit keeps objects locked longer
     eligible, blocked = _evaluate(rt, as_of, series)
     now = rt.clock.now()
     plan = Plan(
