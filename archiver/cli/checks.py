@@ -7,6 +7,7 @@ from rich.progress import Progress
 
 from archiver.cli.common import emit_json, err, out, runtime
 from archiver.errors import EXIT_INTEGRITY
+from archiver.governance.audit import record_event
 from archiver.governance.verify import verify_chain, verify_store
 
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
@@ -53,7 +54,18 @@ def verify(
 @audit_app.command("verify")
 def audit_verify(json_out: bool = typer.Option(False, "--json")) -> None:
     """Recompute the audit chain; exit 3 naming the first broken event."""
-    report = verify_chain(runtime(load=False))
+    rt = runtime(load=False)
+    report = verify_chain(rt)
+    record_event(
+        rt,
+        "audit.verified",
+        "audit_events",
+        {
+            "ok": report.ok,
+            "events": report.events,
+            "first_broken_seq": report.first_broken_seq,
+        },
+    )
     if json_out:
         emit_json(report)
     elif report.ok:
