@@ -17,6 +17,19 @@ _LEVELS = {
 }
 
 
+class _StderrLogger:
+    """Writes each line to the *current* ``sys.stderr`` (tests and tools swap it at run time)."""
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    log = debug = info = warning = warn = error = critical = exception = fatal = msg
+
+
+def _stderr_logger(*_args: object) -> _StderrLogger:
+    return _StderrLogger()
+
+
 def configure_logging(log_format: str = "console", level: str = "info") -> None:
     """Configure structlog once for the process: JSON lines in production, readable console else."""
     renderer: structlog.typing.Processor = (
@@ -33,7 +46,7 @@ def configure_logging(log_format: str = "console", level: str = "info") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, logging.INFO)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
 

@@ -125,6 +125,9 @@ def test_disposition_removes_exactly_the_planned_objects(make_runtime: MakeRunti
     assert [t.capture_id for t in stones] == [gone.capture_id]
     assert stones[0].approved_by == "bob" and stones[0].authority == "DAA-GRS-2016-0005-0002"
     assert rt.store.exists(result.certificate_key or "")
+    pdf = rt.store.get_range(f"certificates/{plan.plan_id}.pdf", 0)
+    assert pdf.startswith(b"%PDF-") and b"%%EOF" in pdf[-1024:]
+    assert plan.plan_id.encode() in rt.store.get_range(f"certificates/{plan.plan_id}.html", 0)
     assert get_plan(rt, plan.plan_id).status == "executed"
 
 

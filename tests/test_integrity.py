@@ -19,15 +19,11 @@ from archiver.runtime import Runtime
 from archiver.storage.local import LocalStore
 from archiver.storage.s3 import S3Store
 from tests.conftest import MakeRuntime
-
-UNLOCKED = ("demo-nasa-news", "demo-usagov-page")  # permanent / unscheduled: no lock date
+from tests.test_audit import audited_runtime
 
 
 def chain_of_five(make_runtime: MakeRuntime) -> Runtime:
-    rt = make_runtime()
-    for _ in range(2):
-        for account in UNLOCKED:
-            capture_account(rt, account)
+    rt = audited_runtime(make_runtime)
     assert verify_chain(rt).ok and verify_chain(rt).events == 5
     return rt
 

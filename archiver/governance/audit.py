@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlmodel import col, func, select
 
-from archiver.errors import StorageError
+from archiver.errors import IntegrityError, ObjectNotFoundError, StorageError
 from archiver.index.api import jsonable, utc
 from archiver.index.db import session_scope
 from archiver.index.models import AuditEventRow
@@ -17,6 +17,7 @@ from archiver.logging import get_logger
 from archiver.runtime import Runtime
 
 HEAD_KEY = "audit/chain-head.json"
+HEADS_PREFIX = "audit/heads/"
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,12 @@ class ChainHead:
 def record_event(
     rt: Runtime, action: str, subject: str, payload: dict[str, Any], *, actor: str | None = None
 ) -> str:
-    """Append an audit event and write the new chain head to the store; returns its hash."""
+    """Append an audit event and write the new chain head to the store; returns its hash.
+
+    The event is kept even when the head cannot be written: a store outage is retried with the
+    next event, and a head that no longer matches the table (evidence of tampering) is left in
+    place for ``archiver audit verify`` to report.
+    """
     digest = rt.index.audit(
         actor=actor or rt.settings.actor,
         action=action,
@@ -40,13 +46,36 @@ def record_event(
     )
     try:
         write_chain_head(rt)
-    except StorageError as exc:  # the next event writes it again; the event itself is kept
+    except StorageError as exc:
         get_logger().warning("audit.head_not_written", error=str(exc))
+    except IntegrityError as exc:
+        get_logger().error("audit.head_kept", error=str(exc))
     return digest
 
 
+def read_head(rt: Runtime, key: str = HEAD_KEY) -> dict[str, Any] | None:
+    """The chain head stored at ``key``; None when absent. Unreadable JSON is an IntegrityError."""
+    try:
+        raw = rt.store.get_range(key, 0)
+    except ObjectNotFoundError:
+        return None
+    try:
+        head = json.loads(raw)
+        if not isinstance(head, dict):
+            raise TypeError("not an object")
+        int(head["seq"]), str(head["hash"])
+    except (ValueError, TypeError, KeyError) as exc:
+        raise IntegrityError(f"the chain head {key} in the store is unreadable ({exc})") from None
+    return head
+
+
 def write_chain_head(rt: Runtime) -> ChainHead | None:
-    """Store the newest event's seq and hash, so a truncated table is detectable."""
+    """Store the newest event's seq and hash, so a truncated table is detectable.
+
+    The head only moves forward, and only from a head the table still holds: when the stored
+    head's event is gone or changed the head is kept as evidence and IntegrityError is raised.
+    Each head is also kept under ``audit/heads/`` and those copies are never overwritten.
+    """
     with session_scope(rt.index.engine) as s:
         last = s.exec(
             select(AuditEventRow).order_by(col(AuditEventRow.seq).desc()).limit(1)
@@ -55,7 +84,19 @@ def write_chain_head(rt: Runtime) -> ChainHead | None:
         if last is None or last.seq is None:
             return None
         head = ChainHead(seq=last.seq, hash=last.hash, at=utc(last.at), events=int(count))
+        stored = read_head(rt)
+        if stored is not None:
+            row = s.get(AuditEventRow, int(stored["seq"]))
+            if row is None or row.hash != stored["hash"]:
+                raise IntegrityError(
+                    f"the stored chain head (event {stored['seq']}) is not in the audit table "
+                    "as recorded; it is kept as evidence, run `archiver audit verify`"
+                )
+            if int(stored["seq"]) >= head.seq:
+                return head  # another writer already stored this head or a newer one
     body = json.dumps(jsonable(head), sort_keys=True).encode()
+    copy = f"{HEADS_PREFIX}{head.seq:012d}.json"
+    if not rt.store.exists(copy):
+        rt.store.put_bytes(copy, body)
     rt.store.put_bytes(HEAD_KEY, body)
-    rt.store.put_bytes(f"audit/heads/{head.seq:012d}.json", body)
     return head

@@ -17,7 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import col, delete, select
+from sqlalchemy.orm import aliased
+from sqlmodel import col, delete, func, select
 
 from archiver.errors import NotFoundError, StorageError, UsageError
 from archiver.governance.audit import record_event
@@ -25,7 +26,7 @@ from archiver.governance.holds import HoldMatcher
 from archiver.governance.locks import extend_locks
 from archiver.governance.policy_log import record_policy_in_force
 from archiver.governance.retention import cutoff_date
-from archiver.index.api import CaptureSummary, canonical_json, jsonable, utc
+from archiver.index.api import CaptureSummary, WarcFileInfo, canonical_json, jsonable, utc
 from archiver.index.db import session_scope
 from archiver.index.models import (
     CaptureRow,
@@ -92,16 +93,30 @@ def schedule_retain_until(
     return result
 
 
-def _latest_publication(rt: Runtime, capture_id: str) -> datetime | None:
+def _latest_publications(rt: Runtime) -> dict[str, datetime]:
+    """capture_id → the newest publication date among the post versions it captured."""
     with session_scope(rt.index.engine) as s:
         rows = s.exec(
-            select(PostVersionRow.published_at).where(
-                PostVersionRow.capture_id == capture_id,
-                col(PostVersionRow.published_at).is_not(None),
-            )
+            select(PostVersionRow.capture_id, func.max(PostVersionRow.published_at))
+            .where(col(PostVersionRow.published_at).is_not(None))
+            .group_by(PostVersionRow.capture_id)
         )
-        dates = [utc(d) for d in rows if d is not None]
-    return max(dates) if dates else None
+        return {cid: utc(d) for cid, d in rows if d is not None}
+
+
+def _dependants_map(rt: Runtime) -> dict[str, set[str]]:
+    """capture_id → captures with revisit records whose originals it holds."""
+    original = aliased(RecordRow)
+    with session_scope(rt.index.engine) as s:
+        rows = s.exec(
+            select(original.capture_id, RecordRow.capture_id)
+            .join(original, col(RecordRow.refers_to) == col(original.record_id))
+            .where(RecordRow.rec_type == "revisit", RecordRow.capture_id != original.capture_id)
+        )
+        found: dict[str, set[str]] = {}
+        for holder, dependant in rows:
+            found.setdefault(holder, set()).add(dependant)
+        return found
 
 
 def _pending_plans(rt: Runtime) -> dict[str, str]:
@@ -114,20 +129,6 @@ def _pending_plans(rt: Runtime) -> dict[str, str]:
             for item in json.loads(plan.body)["eligible"]:
                 pending[item["capture_id"]] = plan.plan_id
     return pending
-
-
-def _dependants(rt: Runtime, capture_id: str) -> set[str]:
-    """Captures with revisit records whose originals are in ``capture_id``."""
-    with session_scope(rt.index.engine) as s:
-        originals = select(RecordRow.record_id).where(RecordRow.capture_id == capture_id)
-        rows = s.exec(
-            select(RecordRow.capture_id).where(
-                RecordRow.rec_type == "revisit",
-                col(RecordRow.refers_to).in_(originals),
-                RecordRow.capture_id != capture_id,
-            )
-        )
-        return set(rows)
 
 
 def _evaluate(
@@ -145,13 +146,23 @@ def _evaluate(
         if series_filter:
             q = q.where(CaptureRow.series == series_filter)
         ids = list(s.exec(q))
+    # Everything per capture is read in a few set queries, not a few queries per capture.
+    wanted = set(ids)
+    summaries = {
+        c.capture_id: c for c in rt.index.list_captures(limit=10**9) if c.capture_id in wanted
+    }
+    warcs_of: dict[str, list[WarcFileInfo]] = {}
+    for w in rt.index.list_warcs():
+        warcs_of.setdefault(w.capture_id, []).append(w)
+    published = _latest_publications(rt)
+    depends = _dependants_map(rt)
     eligible: dict[str, PlanItem] = {}
     blocked: list[PlanItem] = []
     for capture_id in ids:
-        c = rt.index.get_capture(capture_id)
+        c = summaries[capture_id]
         series = policies.series.get(c.series, UNSCHEDULED)
-        warcs = rt.index.list_warcs(capture_id=capture_id)
-        due = schedule_retain_until(series, c, _latest_publication(rt, capture_id))
+        warcs = warcs_of.get(capture_id, [])
+        due = schedule_retain_until(series, c, published.get(capture_id))
         locks = [w.retain_until for w in warcs if w.retain_until is not None]
         for w in warcs:
             if w.status == "stored":
@@ -202,13 +213,13 @@ def _evaluate(
     while changed:
         changed = False
         for capture_id in list(eligible):
-            if _dependants(rt, capture_id) - set(eligible):
+            if depends.get(capture_id, set()) - set(eligible):
                 item = eligible.pop(capture_id)
                 item.action = None
                 blocked.append(item)
                 changed = True
     for item in blocked:
-        kept = _dependants(rt, item.capture_id) - set(eligible)
+        kept = depends.get(item.capture_id, set()) - set(eligible)
         if kept:
             dedup = (
                 "dedup dependency: revisits in kept capture(s) "
@@ -501,6 +512,7 @@ def execute_plan(
     key = f"certificates/{plan_id}.json"
     rt.store.put_bytes(key, body)
     rt.store.put_bytes(f"certificates/{plan_id}.html", render_certificate_html(certificate, digest))
+    rt.store.put_bytes(f"certificates/{plan_id}.pdf", render_certificate_pdf(certificate, digest))
     result.certificate_key, result.certificate_sha256 = key, digest
     with session_scope(rt.index.engine) as s:
         row = s.get(DispositionPlanRow, plan_id)
@@ -546,3 +558,61 @@ td,th{{border:1px solid #999;padding:4px 6px;font-size:12px}}code{{font-size:11p
 <th>SHA-256</th></tr>{rows}</table>
 <p>Skipped: {e(json.dumps(cert["skipped"]))}</p></body></html>"""
     return doc.encode()
+
+
+def render_certificate_pdf(cert: dict[str, Any], digest: str) -> bytes:
+    """The same certificate as a PDF (reportlab), for signing and filing."""
+    import io
+
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4, landscape
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    styles = getSampleStyleSheet()
+    small = styles["BodyText"].clone("small", fontSize=7, leading=9)
+    e = html.escape
+
+    def when(value: Any) -> str:
+        return e(str(jsonable(value)))
+
+    story: list[Any] = [
+        Paragraph("Certificate of records disposition", styles["Title"]),
+        Paragraph(
+            f"Plan <b>{e(cert['plan_id'])}</b> as of {when(cert['as_of'])}: planned by "
+            f"<b>{e(cert['planned_by'])}</b>, approved by <b>{e(cert['approved_by'])}</b>, "
+            f"executed by <b>{e(cert['executed_by'])}</b> at {when(cert['executed_at'])}.",
+            styles["BodyText"],
+        ),
+        Paragraph(f"Policy hash: {e(str(cert['policy_hash']))}", small),
+        Paragraph(f"Certificate JSON SHA-256: {e(digest)}", small),
+        Spacer(1, 12),
+    ]
+    rows: list[list[Any]] = [["WARC file", "series", "authority", "captured", "action", "SHA-256"]]
+    for o in cert["objects"]:
+        rows.append(
+            [
+                Paragraph(e(str(o["warc"])), small),
+                Paragraph(e(str(o["series"])), small),
+                Paragraph(e(str(o["authority"] or "")), small),
+                Paragraph(when(o["captured_at"]), small),
+                o["action"],
+                Paragraph(e(str(o["sha256"])), small),
+            ]
+        )
+    table = Table(rows, repeatRows=1, colWidths=[190, 90, 110, 90, 50, 250])
+    table.setStyle(
+        TableStyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
+                ("FONTSIZE", (0, 0), (-1, -1), 7),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ]
+        )
+    )
+    story += [table, Spacer(1, 8), Paragraph(f"Skipped: {e(json.dumps(cert['skipped']))}", small)]
+    out = io.BytesIO()
+    doc = SimpleDocTemplate(out, pagesize=landscape(A4), title=f"Disposition {cert['plan_id']}")
+    doc.build(story)
+    return out.getvalue()

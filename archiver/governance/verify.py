@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlmodel import col, select
 
-from archiver.errors import ObjectNotFoundError
-from archiver.governance.audit import HEAD_KEY, record_event
+from archiver.errors import IntegrityError, ObjectNotFoundError
+from archiver.governance.audit import HEAD_KEY, HEADS_PREFIX, read_head, record_event
 from archiver.index.api import GENESIS, audit_hash, utc
 from archiver.index.db import session_scope
 from archiver.index.models import AuditEventRow, WarcFileRow
@@ -30,68 +29,76 @@ class ChainReport:
     head_hash: str | None
     first_broken_seq: int | None = None
     problem: str | None = None
+    stored_head_seq: int | None = None  # the head kept in the store (audit/chain-head.json)
+    stored_head_hash: str | None = None
 
 
 def verify_chain(rt: Runtime) -> ChainReport:
-    """Recompute every event's hash and link; compare the end with the head kept in the store.
+    """Recompute every event's hash and link; compare the table with the heads kept in the store.
 
     Detects a changed row (hash mismatch), a deleted or inserted row (the link or the sequence
-    breaks) and a truncated table (the stored head is beyond the table's end or differs).
+    breaks) and a truncated table (a stored head, current or past, names an event the table no
+    longer holds as recorded). ``head_seq``/``head_hash`` are always the table's last event.
     """
     with session_scope(rt.index.engine) as s:
         events = list(s.exec(select(AuditEventRow).order_by(col(AuditEventRow.seq))))
+    last = events[-1] if events else None
+
+    try:
+        current = read_head(rt)
+    except IntegrityError:
+        current = None  # reported below, in order
+
+    def report(ok: bool, seq: int | None = None, problem: str | None = None) -> ChainReport:
+        return ChainReport(
+            ok,
+            len(events),
+            last.seq if last else None,
+            last.hash if last else None,
+            seq,
+            problem,
+            int(current["seq"]) if current else None,
+            str(current["hash"]) if current else None,
+        )
+
+    def broken(seq: int | None, problem: str) -> ChainReport:
+        return report(False, seq, problem)
+
     prev, prev_seq = GENESIS, 0
     for e in events:
         assert e.seq is not None
         expected = audit_hash(e.prev_hash, utc(e.at), e.actor, e.action, e.subject, e.payload)
         if expected != e.hash:
-            return ChainReport(
-                False,
-                len(events),
-                None,
-                None,
-                e.seq,
-                f"event {e.seq} was changed (its hash does not match its content)",
-            )
+            return broken(e.seq, f"event {e.seq} was changed (its hash does not match its content)")
         if e.prev_hash != prev or e.seq != prev_seq + 1:
-            return ChainReport(
-                False,
-                len(events),
-                None,
-                None,
+            return broken(
                 e.seq,
                 f"the chain breaks before event {e.seq}: an event was deleted or inserted "
                 f"(expected to follow event {prev_seq})",
             )
         prev, prev_seq = e.hash, e.seq
-    last = events[-1] if events else None
-    try:
-        head = json.loads(rt.store.get_range(HEAD_KEY, 0))
-    except ObjectNotFoundError:
-        head = None
-    if head is not None:
-        by_seq = {e.seq: e for e in events}
-        stored = by_seq.get(head["seq"])
+    by_seq = {e.seq: e for e in events}
+    keys = [HEAD_KEY, *sorted(o.key for o in rt.store.list(HEADS_PREFIX))]
+    for key in keys:
+        try:
+            head = read_head(rt, key)
+        except IntegrityError as exc:
+            return broken(None, str(exc))
+        if head is None:
+            continue
+        seq, digest = int(head["seq"]), str(head["hash"])
+        stored = by_seq.get(seq)
         if stored is None:
-            return ChainReport(
-                False,
-                len(events),
-                head["seq"],
-                head["hash"],
-                prev_seq + 1,
-                f"the table ends at event {prev_seq} but the chain head kept in the store is "
-                f"event {head['seq']}: events were removed (truncated)",
+            return broken(
+                min(seq, prev_seq + 1),
+                f"the table ends at event {prev_seq} but the chain head {key} kept in the store "
+                f"is event {seq}: events were removed (truncated)"
+                if seq > prev_seq
+                else f"event {seq} named by the chain head {key} is missing",
             )
-        if stored.hash != head["hash"]:
-            return ChainReport(
-                False,
-                len(events),
-                head["seq"],
-                head["hash"],
-                head["seq"],
-                f"event {head['seq']} differs from the chain head kept in the store",
-            )
-    return ChainReport(True, len(events), last.seq if last else None, last.hash if last else None)
+        if stored.hash != digest:
+            return broken(seq, f"event {seq} differs from the chain head {key} kept in the store")
+    return report(True)
 
 
 @dataclass(frozen=True)
@@ -174,16 +181,15 @@ def verify_store(
         if progress:
             progress(i + 1, len(warcs))
     report.passed = len(passed)
-    if sample is None:
-        with session_scope(rt.index.engine) as s:
-            known = set(s.exec(select(WarcFileRow.key)))
-        for obj in rt.store.list():
-            if obj.key not in known and not obj.key.startswith(GOVERNANCE_PREFIXES):
-                report.problems.append(
-                    FixityProblem("unknown", obj.key, None, "in the store, not in the index")
-                )
-    with session_scope(rt.index.engine) as s:
-        for name in passed:
+    with session_scope(rt.index.engine) as s:  # listing is cheap: every run looks for strays
+        known = set(s.exec(select(WarcFileRow.key)))
+    for obj in rt.store.list():
+        if obj.key not in known and not obj.key.startswith(GOVERNANCE_PREFIXES):
+            report.problems.append(
+                FixityProblem("unknown", obj.key, None, "in the store, not in the index")
+            )
+    with session_scope(rt.index.engine) as s:  # only a full re-read counts as verified
+        for name in passed if full else []:
             row = s.get(WarcFileRow, name)
             if row is not None:
                 row.last_verified_at = now

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, overload
 
-from sqlalchemy import and_
+from sqlalchemy import and_, func, or_
 from sqlalchemy import text as sql
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
@@ -77,6 +77,9 @@ class NormalizedPost:
     author: str | None = None
     raw: str = ""  # the item as found (JSON / XML fragment)
     record_id: str | None = None  # WARC record it was read from
+    kind: str = "post"  # post | reply | comment (replies and comments a post received)
+    in_reply_to: str | None = None  # native id of the post or comment this answers
+    media: tuple[str, ...] = ()  # URLs of images, video and audio attached to it
 
     def content_hash(self) -> str:
         return hashlib.sha256(
@@ -440,6 +443,8 @@ class Index:
                         url=post.url,
                         author=post.author,
                         published_at=post.published_at,
+                        kind=post.kind,
+                        in_reply_to=post.in_reply_to,
                         first_captured_at=captured_at,
                         last_captured_at=captured_at,
                         versions=1,
@@ -486,6 +491,49 @@ class Index:
                     counts["edited"] += 1
                 s.add(row)
         return counts
+
+    def deletion_candidates(
+        self, account: str, seen: Iterable[str], window_start: datetime
+    ) -> list[PostRow]:
+        """Posts of ``account`` (kind ``post``, not already deleted) published at or after
+        ``window_start`` that a complete listing of that window did not show."""
+        seen_ids = {post_key(account, native) for native in seen}
+        with session_scope(self.engine) as s:
+            rows = s.exec(
+                select(PostRow)
+                .where(PostRow.account == account)
+                .where(PostRow.kind == "post")
+                .where(col(PostRow.deleted).is_(False))
+                .where(col(PostRow.published_at) >= window_start)
+            )
+            return [r for r in rows if r.post_id not in seen_ids]
+
+    def mark_deleted(
+        self,
+        post_id: str,
+        *,
+        at: datetime,
+        capture_id: str,
+        evidence_record_id: str | None,
+        detail: str,
+    ) -> None:
+        """Record a ``deleted_detected`` event (with its evidence record) and flag the post."""
+        with session_scope(self.engine) as s:
+            row = s.get(PostRow, post_id)
+            if row is None or row.deleted:
+                return
+            row.deleted, row.deleted_at = True, at
+            s.add(row)
+            s.add(
+                PostEventRow(
+                    post_id=post_id,
+                    kind="deleted_detected",
+                    at=at,
+                    capture_id=capture_id,
+                    evidence_record_id=evidence_record_id,
+                    detail=detail,
+                )
+            )
 
     @staticmethod
     def _version(
@@ -615,21 +663,29 @@ class Index:
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 50,
+        series: str | None = None,
+        platform: str | None = None,
+        edited: bool = False,
+        deleted: bool = False,
     ) -> list[PostSummary]:
         """Posts any version of which matches ``query`` (see :mod:`archiver.index.search`),
-        best first; ``since``/``until`` bound the publication time."""
+        best first; ``since``/``until`` bound the publication time; ``edited``/``deleted``
+        keep only posts with more than one version / detected as deleted."""
         terms = parse_query(query)
         where: list[str] = []
         params: dict[str, object] = {"limit": limit * 4}
-        if account:
-            where.append("p.account = :account")
-            params["account"] = account
-        if since:
-            where.append("p.published_at >= :since")
-            params["since"] = since
-        if until:
-            where.append("p.published_at <= :until")
-            params["until"] = until
+        for name, value in (("account", account), ("series", series), ("platform", platform)):
+            if value:
+                where.append(f"p.{name} = :{name}")
+                params[name] = value
+        for name, on in (("edited", edited), ("deleted", deleted)):
+            if on:
+                where.append(f"p.{name} = :{name}")
+                params[name] = True
+        for name, moment, op in (("since", since, ">="), ("until", until, "<=")):
+            if moment:
+                where.append(f"p.published_at {op} :{name}")
+                params[name] = moment
         extra = (" AND " + " AND ".join(where)) if where else ""
         if self.dialect == "sqlite":
             params["q"] = to_fts5(terms)
@@ -682,8 +738,11 @@ class Index:
         """Append an event to the hash chain; returns its hash. ``hash`` = SHA-256 over the
         canonical JSON of (prev_hash, at, actor, action, subject, payload)."""
         with session_scope(self.engine) as s:
-            if self.dialect == "postgresql":  # serialize appenders so the chain never forks
+            # Serialize appenders (threads and processes) so the chain never forks.
+            if self.dialect == "postgresql":
                 s.connection().exec_driver_sql("SELECT pg_advisory_xact_lock(4242)")
+            else:  # take SQLite's write lock before reading the last event
+                s.connection().exec_driver_sql("BEGIN IMMEDIATE")
             last = s.exec(
                 select(AuditEventRow).order_by(col(AuditEventRow.seq).desc()).limit(1)
             ).first()
@@ -702,6 +761,240 @@ class Index:
                 )
             )
             return digest
+
+    # --- retrieval and export helpers (streaming, in batches) ----------------------------------
+
+    def capture_ids(self, *, account: str | None = None, series: str | None = None) -> list[str]:
+        """Ids of the captures (not disposed, not running) of an account and/or series,
+        oldest first."""
+        with session_scope(self.engine) as s:
+            q = (
+                select(CaptureRow.capture_id)
+                .where(col(CaptureRow.status).not_in(["disposed", "running"]))
+                .order_by(col(CaptureRow.started_at), col(CaptureRow.capture_id))
+            )
+            if account:
+                q = q.where(CaptureRow.account == account)
+            if series:
+                q = q.where(CaptureRow.series == series)
+            return list(s.exec(q))
+
+    def iter_records(self, capture_ids: Sequence[str], *, batch: int = 500) -> Iterator[RecordInfo]:
+        """Every record of the given captures, a WARC file's records together in file order;
+        read ``batch`` rows at a time, so memory does not grow with the selection."""
+        ids = list(dict.fromkeys(capture_ids))
+        for start in range(0, len(ids), 200):
+            chunk = ids[start : start + 200]
+            last: tuple[str, int] | None = None
+            while True:
+                with session_scope(self.engine) as s:
+                    q = (
+                        select(RecordRow)
+                        .where(col(RecordRow.capture_id).in_(chunk))
+                        .order_by(col(RecordRow.warc_name), col(RecordRow.offset))
+                        .limit(batch)
+                    )
+                    if last is not None:
+                        q = q.where(
+                            or_(
+                                col(RecordRow.warc_name) > last[0],
+                                and_(
+                                    col(RecordRow.warc_name) == last[0],
+                                    col(RecordRow.offset) > last[1],
+                                ),
+                            )
+                        )
+                    rows = [_record(r) for r in s.exec(q)]
+                yield from rows
+                if len(rows) < batch:
+                    break
+                last = (rows[-1].warc_name, rows[-1].offset)
+
+    def count_records(self, capture_ids: Sequence[str]) -> int:
+        """How many records :meth:`iter_records` yields for ``capture_ids``."""
+        ids = list(dict.fromkeys(capture_ids))
+        total = 0
+        with session_scope(self.engine) as s:
+            for start in range(0, len(ids), 200):
+                total += s.exec(
+                    select(func.count())
+                    .select_from(RecordRow)
+                    .where(col(RecordRow.capture_id).in_(ids[start : start + 200]))
+                ).one()
+        return int(total)
+
+    def records_of_file(self, warc_name: str, rec_types: Sequence[str]) -> list[RecordInfo]:
+        """Records of one WARC file of the given types (``warcinfo``, ``metadata`` ...)."""
+        with session_scope(self.engine) as s:
+            q = (
+                select(RecordRow)
+                .where(RecordRow.warc_name == warc_name)
+                .where(col(RecordRow.rec_type).in_(list(rec_types)))
+                .order_by(col(RecordRow.offset))
+            )
+            return [_record(r) for r in s.exec(q)]
+
+    def iter_posts(
+        self,
+        *,
+        account: str | None = None,
+        series: str | None = None,
+        capture_ids: Sequence[str] | None = None,
+        post_ids: Sequence[str] | None = None,
+        batch: int = 500,
+    ) -> Iterator[PostSummary]:
+        """Posts (latest version each) in ``post_id`` order, ``batch`` at a time. Filters are
+        ANDed: account, series, having a version in ``capture_ids``, being one of ``post_ids``."""
+        wanted = sorted(set(post_ids)) if post_ids is not None else None
+        last = ""
+        while True:
+            with session_scope(self.engine) as s:
+                q = (
+                    select(PostRow, PostVersionRow)
+                    .join(
+                        PostVersionRow,
+                        and_(
+                            col(PostVersionRow.post_id) == col(PostRow.post_id),
+                            col(PostVersionRow.version) == col(PostRow.versions),
+                        ),
+                    )
+                    .where(col(PostRow.post_id) > last)
+                    .order_by(col(PostRow.post_id))
+                    .limit(batch)
+                )
+                if account:
+                    q = q.where(PostRow.account == account)
+                if series:
+                    q = q.where(PostRow.series == series)
+                if capture_ids is not None:
+                    q = q.where(
+                        col(PostRow.post_id).in_(
+                            select(PostVersionRow.post_id).where(
+                                col(PostVersionRow.capture_id).in_(list(capture_ids))
+                            )
+                        )
+                    )
+                if wanted is not None:
+                    window = [w for w in wanted if w > last][:batch]
+                    if not window:
+                        return
+                    q = q.where(col(PostRow.post_id).in_(window))
+                rows = s.exec(q).all()
+            posts = self._summaries(rows)
+            yield from posts
+            if wanted is None and len(posts) < batch:
+                return
+            if wanted is not None:
+                window_end = [w for w in wanted if w > last][:batch][-1]
+                last = window_end
+                continue
+            last = posts[-1].post_id
+
+    def post_evidence(self, post_ids: Sequence[str]) -> tuple[set[str], set[str], set[str]]:
+        """For ``post_ids``: (record ids their versions were read from and their events'
+        evidence, their URLs, the captures holding those versions or events)."""
+        records: set[str] = set()
+        urls: set[str] = set()
+        captures: set[str] = set()
+        ids = sorted(set(post_ids))
+        with session_scope(self.engine) as s:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                for rid, cid in s.exec(
+                    select(PostVersionRow.record_id, PostVersionRow.capture_id).where(
+                        col(PostVersionRow.post_id).in_(chunk)
+                    )
+                ):
+                    captures.add(cid)
+                    if rid:
+                        records.add(rid)
+                for rid, cid in s.exec(
+                    select(PostEventRow.evidence_record_id, PostEventRow.capture_id).where(
+                        col(PostEventRow.post_id).in_(chunk)
+                    )
+                ):
+                    captures.add(cid)
+                    if rid:
+                        records.add(rid)
+                urls.update(
+                    u
+                    for u in s.exec(select(PostRow.url).where(col(PostRow.post_id).in_(chunk)))
+                    if u
+                )
+        return records, urls, captures
+
+    def record_ids_for_uris(self, uris: Sequence[str]) -> set[str]:
+        """Ids of every record whose target URI is one of ``uris``."""
+        found: set[str] = set()
+        items = sorted(set(uris))
+        with session_scope(self.engine) as s:
+            for start in range(0, len(items), 500):
+                found.update(
+                    s.exec(
+                        select(RecordRow.record_id).where(
+                            col(RecordRow.target_uri).in_(items[start : start + 500])
+                        )
+                    )
+                )
+        return found
+
+    def audit_events_about(self, needles: Sequence[str], limit: int = 200) -> list[AuditEventInfo]:
+        """Audit events whose subject is one of ``needles`` or whose payload names one, in
+        chain order."""
+        terms = [n for n in dict.fromkeys(needles) if n]
+        if not terms:
+            return []
+        cond = or_(
+            col(AuditEventRow.subject).in_(terms),
+            *(col(AuditEventRow.payload).contains(t) for t in terms),
+        )
+        with session_scope(self.engine) as s:
+            rows = s.exec(
+                select(AuditEventRow).where(cond).order_by(col(AuditEventRow.seq)).limit(limit)
+            ).all()
+            return [
+                AuditEventInfo(
+                    seq=r.seq or 0,
+                    at=utc(r.at),
+                    actor=r.actor,
+                    action=r.action,
+                    subject=r.subject,
+                    payload=json.loads(r.payload or "{}"),
+                    hash=r.hash,
+                )
+                for r in rows
+            ]
+
+    def audit_chain_head(self) -> AuditEventInfo | None:
+        """The newest audit event (the chain head in the table), or None for an empty chain."""
+        with session_scope(self.engine) as s:
+            r = s.exec(
+                select(AuditEventRow).order_by(col(AuditEventRow.seq).desc()).limit(1)
+            ).first()
+            if r is None:
+                return None
+            return AuditEventInfo(
+                seq=r.seq or 0,
+                at=utc(r.at),
+                actor=r.actor,
+                action=r.action,
+                subject=r.subject,
+                payload=json.loads(r.payload or "{}"),
+                hash=r.hash,
+            )
+
+
+@dataclass(frozen=True)
+class AuditEventInfo:
+    """One audit event as read back (payload decoded)."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    payload: dict[str, Any]
+    hash: str
 
 
 def canonical_json(value: Any) -> str:

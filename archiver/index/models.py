@@ -101,6 +101,8 @@ class PostRow(SQLModel, table=True):
     published_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), index=True)
     )
+    kind: str = "post"  # post | reply | comment
+    in_reply_to: str | None = None  # native id of what this answers
     first_captured_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     last_captured_at: datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
@@ -150,6 +152,7 @@ class AuditEventRow(SQLModel, table=True):
     """An append-only, hash-chained audit event (governance verifies the chain)."""
 
     __tablename__ = "audit_events"
+    __table_args__ = {"sqlite_autoincrement": True}  # a deleted seq is never handed out again
 
     seq: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
