@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from archiver.capture.connectors import CONNECTORS
+from archiver.capture.connectors import connector_for
 from archiver.capture.ship import series_or_unscheduled, ship
+from archiver.errors import UsageError
 from archiver.governance.audit import record_event
 from archiver.index.api import NormalizedPost
 from archiver.index.models import CaptureRow, WarcFileRow
@@ -39,11 +43,12 @@ def _posts_from(rt: Runtime, records: list[ReadRecord], account_id: str) -> list
     if policies is None or account_id not in policies.accounts:
         return []
     account = policies.accounts[account_id]
-    connector_cls = CONNECTORS.get(account.platform)
-    if connector_cls is None:
+    try:
+        connector = connector_for(account.platform)
+    except UsageError:
         return []
-    connector = connector_cls()
-    wanted = {account.url} if account.url else set()
+    # Feeds and pages: only the account's own URL holds posts; API connectors sort pages out.
+    wanted = {account.url} if account.url and account.platform in ("feed", "web") else set()
     posts: list[NormalizedPost] = []
     for rec in records:
         w = rec.written
@@ -65,10 +70,25 @@ def _warcinfo(records: list[ReadRecord]) -> dict[str, str]:
     return info.fields if info else {}
 
 
+def _ledger(records: list[ReadRecord]) -> dict[str, Any] | None:
+    """The capture ledger of the file's metadata record, when the capture got to write it."""
+    for r in records:
+        uri = r.written.target_uri or ""
+        if r.written.rec_type == "metadata" and uri.startswith("urn:archiver:capture:"):
+            try:
+                found = json.loads(r.payload or b"")
+            except ValueError:
+                return None
+            return found if isinstance(found, dict) else None
+    return None
+
+
 def _ingest(rt: Runtime, path: Path, records: list[ReadRecord], note: str) -> None:
-    """Index a closed spool file the index does not know (a crash came between closing and
-    indexing, or during the capture): its records, the posts in it, the capture's ledger."""
+    """Index a closed spool file the index does not know: a crash came between closing and
+    indexing or during the capture, or the index was down. Its records, the posts in it, and the
+    capture's ledger (from the metadata record when the capture finished) go into the index."""
     fields = _warcinfo(records)
+    ledger = _ledger(records)
     account = fields.get("account", path.name.split("-")[0])
     series = fields.get("series", "unscheduled")
     capture_id = fields.get("capture-id", "recovered-" + path.name[:40])
@@ -82,7 +102,7 @@ def _ingest(rt: Runtime, path: Path, records: list[ReadRecord], note: str) -> No
                 series=series,
                 platform=platform,
                 status="running",
-                trigger="recovery",
+                trigger=str(ledger.get("trigger", "recovery")) if ledger else "recovery",
                 started_at=created,
                 policy_hash=fields.get("policy-hash", "").removeprefix("sha256:"),
                 actor=fields.get("operator", rt.settings.actor),
@@ -113,11 +133,13 @@ def _ingest(rt: Runtime, path: Path, records: list[ReadRecord], note: str) -> No
     )
     current = rt.index.get_capture(capture_id)
     if current.status == "running":
+        finished = ledger.get("finished_at") if ledger else None
         rt.index.finish_capture(
             capture_id,
-            status="partial",
-            finished_at=rt.clock.now(),
-            error=note,
+            status=str(ledger.get("status", "partial")) if ledger else "partial",
+            finished_at=datetime.fromisoformat(finished) if finished else rt.clock.now(),
+            error=ledger.get("error") if ledger else note,
+            ledger={**ledger, "indexed_later": note} if ledger else {},
             records=current.records + len(records),
             bytes=current.bytes + size,
             warc_files=current.warc_files + 1,
@@ -166,7 +188,9 @@ def recover_spool(rt: Runtime) -> RecoveryReport:
         if warc is None:
             records = read_file_records(path, with_payloads=True)
             note = (
-                f"interrupted: the process ended during the capture; {len(records)} whole "
+                f"indexed later from {path.name}: the index was unavailable at capture time"
+                if _ledger(records)
+                else f"interrupted: the process ended during the capture; {len(records)} whole "
                 f"records recovered from {path.name}"
             )
             _ingest(rt, path, records, note)

@@ -1,0 +1,20 @@
+"""``archiver run [--once]``: the daemon."""
+
+from __future__ import annotations
+
+import typer
+
+from archiver.cli.common import runtime
+
+
+def run(
+    once: bool = typer.Option(False, "--once", help="Capture every account once, then exit."),
+    workers: int = typer.Option(4, "--workers", help="Captures running at the same time."),
+) -> None:
+    """Capture every account on its schedule until SIGTERM (exit 0). With --once: every account
+    once; exit 1 if any capture failed."""
+    from archiver.service.runner import Daemon, run_once
+
+    rt = runtime()
+    code = run_once(rt) if once else Daemon(rt, workers=workers).run()
+    raise typer.Exit(code)

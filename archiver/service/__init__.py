@@ -1,0 +1,1 @@
+"""The daemon: scheduled capture, health and metrics, one leader."""

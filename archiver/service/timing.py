@@ -1,0 +1,45 @@
+"""Schedule arithmetic over an injected clock: when an account is due; catch-up after downtime."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from archiver.policy.model import Schedule
+
+
+def trigger_for(
+    schedule: Schedule, *, start: datetime | None = None, jitter: int | None = None
+) -> BaseTrigger:
+    """The APScheduler 3.x trigger of a policy schedule (cron in its time zone, or interval)."""
+    tz = ZoneInfo(schedule.timezone)
+    if schedule.kind == "interval":
+        return IntervalTrigger(
+            seconds=schedule.interval().total_seconds(),
+            start_date=start,
+            timezone=tz,
+            jitter=jitter,
+        )
+    return CronTrigger.from_crontab(schedule.text, timezone=tz)
+
+
+def next_fire(schedule: Schedule, after: datetime) -> datetime:
+    """The first scheduled time strictly after ``after`` (interval schedules count from it)."""
+    if schedule.kind == "interval":
+        return after + schedule.interval()
+    trigger = trigger_for(schedule)
+    fire = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
+    assert fire is not None
+    return fire  # type: ignore[no-any-return]
+
+
+def missed_run(schedule: Schedule, last_run: datetime | None, now: datetime) -> bool:
+    """True when a scheduled time passed since ``last_run`` (or the account never ran): the
+    daemon then captures once at start — once, however many runs were missed."""
+    if last_run is None:
+        return True
+    return next_fire(schedule, last_run) <= now

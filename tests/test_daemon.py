@@ -1,0 +1,218 @@
+"""The daemon: schedule math on an injected clock, and a real `archiver run` process."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from archiver.policy.model import Schedule
+from archiver.service.runner import Daemon
+from archiver.service.timing import missed_run, next_fire
+from tests.conftest import MakeRuntime, write_policy
+
+T0 = datetime(2026, 11, 24, 10, 17, tzinfo=UTC)
+
+
+def test_cron_fires_at_the_next_matching_time() -> None:
+    every_six_hours = Schedule("0 */6 * * *")
+    assert next_fire(every_six_hours, T0) == datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    assert next_fire(every_six_hours, datetime(2026, 11, 24, 12, 0, tzinfo=UTC)) == datetime(
+        2026, 11, 24, 18, 0, tzinfo=UTC
+    )
+
+
+def test_cron_honours_the_account_time_zone() -> None:
+    new_york_0330 = Schedule("30 3 * * *", timezone="America/New_York")
+    assert next_fire(new_york_0330, T0) == datetime(2026, 11, 25, 8, 30, tzinfo=UTC)
+
+
+def test_interval_counts_from_the_last_run() -> None:
+    assert next_fire(Schedule("PT6H"), T0) == T0 + timedelta(hours=6)
+
+
+def test_a_missed_run_is_caught_up_once() -> None:
+    daily = Schedule("0 2 * * *")
+    assert missed_run(daily, None, T0), "never ran: capture at start"
+    assert not missed_run(daily, T0 - timedelta(hours=1), T0)
+    # Down for a week: one catch-up (a boolean), not seven.
+    assert missed_run(daily, T0 - timedelta(days=7), T0) is True
+
+
+def test_a_slow_capture_is_not_run_twice_at_once(make_runtime: MakeRuntime) -> None:
+    rt = make_runtime(health_addr="127.0.0.1:0")
+    daemon = Daemon(rt)
+    try:
+        lock = daemon._running.setdefault("demo-agency-rdf", __import__("threading").Lock())
+        with lock:  # the account's capture is still running
+            daemon._capture("demo-agency-rdf")
+        assert rt.index.list_captures("demo-agency-rdf") == []
+        assert daemon.metrics.overlaps.labels("demo-agency-rdf")._value.get() == 1
+        daemon._capture("demo-agency-rdf")
+        assert len(rt.index.list_captures("demo-agency-rdf")) == 1
+    finally:
+        daemon.probes.stop()
+
+
+# --- a real daemon process ---------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def metric(port: int, name: str) -> float:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+            text = r.read().decode()
+    except OSError:
+        return -1.0
+    total = 0.0
+    for line in text.splitlines():
+        if re.match(rf"{name}(\{{.*\}})? ", line):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def wait_for(condition: Callable[[], bool], what: str, limit: float = 60) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+POLICY = """\
+series:
+  - id: s
+    title: Test
+    retention: P30D
+accounts:
+  - id: ticker
+    agency: Test
+    platform: feed
+    url: {url}/www.example-agency.gov/news.rdf
+    series: s
+    schedule: PT1S
+"""
+
+
+@pytest.fixture
+def daemon_env(
+    make_runtime: MakeRuntime, sim: object, tmp_path: Path
+) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    folder = write_policy(tmp_path / "pol", POLICY.format(url=sim.base_url))  # type: ignore[attr-defined]
+    rt = make_runtime(policies=folder)
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(port: int) -> subprocess.Popen[bytes]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
+        env.update(
+            ARCHIVER_DATA_DIR=str(rt.settings.data_dir),
+            ARCHIVER_DATABASE_URL=rt.settings.effective_database_url,
+            ARCHIVER_STORAGE_URL=rt.settings.effective_storage_url,
+            ARCHIVER_POLICIES=str(folder),
+            ARCHIVER_ALLOW_PRIVATE_NETWORKS="true",
+            ARCHIVER_HEALTH_ADDR=f"127.0.0.1:{port}",
+            ARCHIVER_LOG_LEVEL="warning",
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "archiver.cli.main", "run"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        procs.append(proc)
+        return proc
+
+    start.folder = folder  # type: ignore[attr-defined]
+    start.runtime = rt  # type: ignore[attr-defined]
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def test_daemon_captures_reloads_and_stops_cleanly(
+    daemon_env: Callable[..., subprocess.Popen[bytes]],
+) -> None:
+    port = free_port()
+    proc = daemon_env(port)
+    wait_for(lambda: metric(port, "archiver_captures_total") >= 2, "two scheduled captures")
+    # A broken policy on SIGHUP: the old schedule keeps running.
+    folder: Path = daemon_env.folder  # type: ignore[attr-defined]
+    (folder / "p.yaml").write_text("accounts:\n  - id: [broken\n")
+    proc.send_signal(signal.SIGHUP)
+    before = metric(port, "archiver_captures_total")
+    wait_for(
+        lambda: metric(port, "archiver_captures_total") >= before + 2, "captures after a bad reload"
+    )
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    rt = daemon_env.runtime  # type: ignore[attr-defined]
+    assert not list(rt.settings.spool_dir.glob("*.open")), "no open WARC left behind"
+    captures = rt.index.list_captures("ticker")
+    assert len(captures) >= 4 and all(c.status == "ok" for c in captures)
+    assert all(w.status == "stored" for w in rt.index.list_warcs())
+
+
+def test_only_one_daemon_schedules_and_a_standby_takes_over(
+    daemon_env: Callable[..., subprocess.Popen[bytes]],
+) -> None:
+    port_a, port_b = free_port(), free_port()
+    leader = daemon_env(port_a)
+    wait_for(lambda: metric(port_a, "archiver_leader") == 1, "the first daemon to lead")
+    standby = daemon_env(port_b)
+    wait_for(lambda: metric(port_b, "archiver_leader") == 0, "the second daemon to serve")
+    wait_for(lambda: metric(port_a, "archiver_captures_total") >= 2, "the leader to capture")
+    assert metric(port_b, "archiver_captures_total") == 0
+    leader.send_signal(signal.SIGKILL)
+    leader.wait(timeout=10)
+    wait_for(lambda: metric(port_b, "archiver_leader") == 1, "the standby to take over", 30)
+    wait_for(lambda: metric(port_b, "archiver_captures_total") >= 1, "the new leader to capture")
+    standby.send_signal(signal.SIGTERM)
+    assert standby.wait(timeout=60) == 0
+
+
+def test_run_once_exit_codes(make_runtime: MakeRuntime, tmp_path: Path) -> None:
+    rt = make_runtime()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
+    env.update(
+        ARCHIVER_DATA_DIR=str(rt.settings.data_dir),
+        ARCHIVER_DATABASE_URL=rt.settings.effective_database_url,
+        ARCHIVER_STORAGE_URL=rt.settings.effective_storage_url,
+        ARCHIVER_POLICIES=str(rt.settings.policies),
+        ARCHIVER_ALLOW_PRIVATE_NETWORKS="true",
+        SIMULATOR_URL=rt.variables["SIMULATOR_URL"],
+    )
+    ok = subprocess.run(
+        [sys.executable, "-m", "archiver.cli.main", "run", "--once"],
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+    assert ok.returncode == 0, ok.stderr.decode()
+    assert {c.account for c in rt.index.list_captures()} == set(rt.policies.accounts)  # type: ignore[union-attr]
+    env["ARCHIVER_ALLOW_PRIVATE_NETWORKS"] = "false"
+    failed = subprocess.run(
+        [sys.executable, "-m", "archiver.cli.main", "run", "--once"],
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+    assert failed.returncode == 1
