@@ -39,13 +39,14 @@ import structlog
 
 from archiver.errors import UsageError
 from archiver.logging import get_logger
-from archiver.simulator import world
+from archiver.simulator import platforms, world
 from archiver.simulator.world import Resource
 
 DEFAULT_BIG_BYTES = 50 * 1024 * 1024
 MAX_SLOW_SECONDS = 30.0
 HANG_SECONDS = 60.0
 MAX_REDIRECT_HOPS = 50
+FAULT_KINDS = ("429", "500", "malformed", "html", "truncated", "slow")
 
 _NO_BODY = frozenset({204, 304})
 _TEXT_TYPES = frozenset(
@@ -213,6 +214,7 @@ class Simulator:
         self._lock = threading.Lock()
         self._round = 1
         self._rate_limited: set[str] = set()
+        self._faults: dict[str, list[Any]] = {}  # route prefix -> [kind, remaining, retry_after]
         self._connections: set[socket.socket] = set()
         self._stopping = threading.Event()
         self._server: _SimulatorServer | None = None
@@ -330,11 +332,28 @@ class Simulator:
         self._log.debug("simulator.advanced", round=round_)
         return round_
 
+    def inject_fault(self, route: str, kind: str, *, count: int = 1, retry_after: int = 1) -> None:
+        """Make the next ``count`` requests whose ``host/path`` starts with ``route`` misbehave:
+        ``429`` (with Retry-After), ``500``, ``malformed`` JSON, ``html`` instead of JSON,
+        ``truncated`` body, or ``slow`` (``retry_after`` seconds)."""
+        with self._lock:
+            self._faults[route.lower()] = [kind, count, retry_after]
+
+    def take_fault(self, route: str) -> tuple[str, int] | None:
+        """The fault to play for ``route`` now, if one is armed (and count it down)."""
+        with self._lock:
+            for prefix, armed in self._faults.items():
+                if route.lower().startswith(prefix) and armed[1] > 0:
+                    armed[1] -= 1
+                    return str(armed[0]), int(armed[2])
+        return None
+
     def reset(self) -> None:
         """Back to round 1, and every ``/_fault/429`` key answers 429 again on its next request."""
         with self._lock:
             self._round = 1
             self._rate_limited.clear()
+            self._faults.clear()
         self._log.debug("simulator.reset")
 
     def url_for(self, real_url: str) -> str:
@@ -401,6 +420,7 @@ class _SimulatorServer6(_SimulatorServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # head and body go out at once, no 40 ms ACK wait
     server_version = "archiver-simulator/0.1"
     sys_version = ""
     timeout = 60  # idle keep-alive connections are closed after this many seconds
@@ -474,6 +494,21 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_text(400, f"{error}\n", head=head)
 
     def _world(self, host: str, path: str, query: str, *, head: bool) -> None:
+        fault = self.sim.take_fault(host.lower() + path)
+        if fault is not None:
+            self._injected(fault, host, path, head=head)
+            return
+        request = platforms.ApiRequest(
+            host.lower(),
+            path,
+            query,
+            self.sim.round,
+            {k.lower(): v for k, v in self.headers.items()},
+        )
+        api = platforms.answer(request)
+        if api is not None:
+            self._send_resource(api, head=head)
+            return
         snap = world.snapshot(self.sim.round)
         keys = [world.route_key(host, path, query), world.route_key(host, path)]
         if any(key in snap.deleted for key in keys):
@@ -500,7 +535,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _control(self, action: str, *, head: bool, post: bool) -> None:
-        methods = {"/advance": "POST", "/reset": "POST", "/state": "GET"}
+        methods = {"/advance": "POST", "/reset": "POST", "/state": "GET", "/fault": "POST"}
         method = methods.get(action)
         if method is None:
             self._send_json(404, {"error": f"unknown control route /_sim{action}"}, head=head)
@@ -516,6 +551,19 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if action == "/advance":
             self.sim.advance()
+        elif action == "/fault":
+            params = parse_qs(urlsplit(self.path).query)
+            route = (params.get("route") or [""])[-1].removeprefix("https://")
+            kind = (params.get("kind") or [""])[-1]
+            if kind not in FAULT_KINDS or not route:
+                raise _BadRequestError(
+                    f"/_sim/fault needs route=HOST/PATH and kind= one of {', '.join(FAULT_KINDS)}"
+                )
+            count = _int_param(next(iter(params.get("count", [])), None), 1, "count", 1, 1000)
+            after = _int_param(
+                next(iter(params.get("retry_after", [])), None), 1, "retry_after", 0, 3600
+            )
+            self.sim.inject_fault(route, kind, count=count, retry_after=after)
         elif action == "/reset":
             self.sim.reset()
         self._send_json(200, self.sim.state(), head=head)
@@ -567,6 +615,33 @@ class _Handler(BaseHTTPRequestHandler):
             self._hang()
         else:
             self._send_text(404, f"unknown fault /_fault{name}\n", head=head)
+
+    def _injected(self, fault: tuple[str, int], host: str, path: str, *, head: bool) -> None:
+        """Misbehave on a platform route as ``/_sim/fault`` asked, for one request."""
+        kind, retry_after = fault
+        if kind == "429":
+            headers = [
+                ("Retry-After", str(retry_after)),
+                ("X-RateLimit-Remaining", "0"),
+            ]
+            self._send_json(429, {"error": "Too many requests"}, head=head, headers=headers)
+        elif kind == "500":
+            self._send_json(500, {"error": "Internal server error"}, head=head)
+        elif kind == "malformed":
+            self._send(200, b'{"data": [{"id": "1", "text": "cut', "application/json", head=head)
+        elif kind == "html":
+            page = b"<html><body><h1>Service unavailable</h1></body></html>"
+            self._send(200, page, "text/html; charset=utf-8", head=head)
+        elif kind == "truncated":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "4096")
+            self.end_headers()
+            if not head:
+                self.wfile.write(b'{"data": [')
+            self.close_connection = True
+        elif kind == "slow":
+            self._slow(float(retry_after), head=head)
 
     def _truncated(self, *, head: bool) -> None:
         """Announce the whole feed's Content-Length, send half of it, close the connection."""
@@ -682,6 +757,10 @@ class _Handler(BaseHTTPRequestHandler):
             ("ETag", etag),
             ("Last-Modified", format_datetime(resource.last_modified, usegmt=True)),
             ("Vary", "Accept-Encoding"),
+        ]
+        headers += [
+            (name, rewrite_urls(value.encode(), self.sim.base_url, "text/plain").decode())
+            for name, value in resource.headers
         ]
         if resource.status == 200 and self._is_fresh(tag, resource.last_modified):
             self._send(304, b"", resource.content_type, headers, head=True)

@@ -68,6 +68,7 @@ class Resource:
     content_type: str
     last_modified: datetime
     status: int = 200
+    headers: tuple[tuple[str, str], ...] = ()  # extra headers (Link, rate limits); URLs rewritten
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +110,92 @@ def _snapshot(round_: int) -> Snapshot:
     found[RDF_FEED] = Resource(_data("example-agency-news.rdf"), RDF, _FIXED_DATE)
     found[USAGOV_PAGE] = Resource(_data("usagov-u-s-geological-survey.html"), HTML, _FIXED_DATE)
     found[USAGOV_CSS] = Resource(_data("usagov-styles.css"), CSS, _FIXED_DATE)
+    _add_social_page(found)
     return Snapshot(round_, MappingProxyType(found), frozenset(deleted))
+
+
+SOCIAL_PAGE = "www.example-agency.gov/social/"
+_SOCIAL_HTML = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Example Agency on social media</title>
+<link rel="stylesheet" href="https://www.example-agency.gov/social/style.css"></head>
+<body>
+<div id="consent" style="position:fixed;bottom:0;background:#eee;padding:1em">
+  This site uses cookies. <button onclick="this.parentNode.remove()">Accept</button></div>
+<header><img src="https://www.example-agency.gov/social/logo.png" alt="Example Agency logo">
+<h1>Example Agency posts</h1></header>
+<main id="posts"></main>
+<button id="more" data-archiver-more style="display:none">Show more</button>
+<iframe src="https://www.example-agency.gov/social/embed.html" title="embedded video"
+  width="400" height="120"></iframe>
+<div style="height:1400px"></div>
+<script>
+async function load(page) {
+  const answer = await fetch("posts.json?page=" + page);
+  const posts = await answer.json();
+  for (const p of posts.items) {
+    const el = document.createElement("article");
+    el.className = "post";
+    el.innerHTML = "<h2>" + p.title + "</h2><p>" + p.text + "</p>";
+    document.getElementById("posts").appendChild(el);
+  }
+  document.body.dataset.loaded = page;
+  if (page === 2) { document.getElementById("more").style.display = "block"; }
+}
+load(1);
+let second = false;
+window.addEventListener("scroll", () => {
+  if (!second && window.scrollY + window.innerHeight > document.body.scrollHeight - 300) {
+    second = true; load(2);
+  }
+});
+document.getElementById("more").addEventListener("click", (e) => {
+  e.target.remove(); load(3);
+});
+</script>
+<!-- Synthetic demo data served by the archiver simulator. -->
+</body></html>
+"""
+
+
+def _add_social_page(found: dict[str, Resource]) -> None:
+    """A page that builds itself with JavaScript: batch 1 on load, batch 2 only after
+    scrolling, batch 3 behind a "Show more" button; a logo image, a stylesheet, an iframe."""
+    found[SOCIAL_PAGE] = Resource(_SOCIAL_HTML.encode(), HTML, _FIXED_DATE)
+    for page in (1, 2, 3):
+        batch = {
+            "page": page,
+            "items": [
+                {"title": f"Post {page}.{n}", "text": f"Batch {page} item {n} of the agency feed."}
+                for n in range(1, 6)
+            ],
+        }
+        found[f"{SOCIAL_PAGE}posts.json?page={page}"] = Resource(
+            json.dumps(batch).encode(), "application/json", _FIXED_DATE
+        )
+    found[f"{SOCIAL_PAGE}embed.html"] = Resource(
+        b"<!DOCTYPE html><title>Embedded</title><p>Embedded player (synthetic)</p>"
+        b'<img src="https://www.example-agency.gov/social/poster.jpg" alt="poster">',
+        HTML,
+        _FIXED_DATE,
+    )
+    found[f"{SOCIAL_PAGE}style.css"] = Resource(
+        b"body{font-family:sans-serif;max-width:60em;margin:auto}\n"
+        b".post{border-bottom:1px solid #ccc}\n",
+        CSS,
+        _FIXED_DATE,
+    )
+    found[f"{SOCIAL_PAGE}hang.html"] = Resource(
+        b'<!DOCTYPE html><title>Never done</title><p>Waiting...</p><img src="/_fault/hang">',
+        HTML,
+        _FIXED_DATE,
+    )
+    found[f"{SOCIAL_PAGE}metadata.html"] = Resource(
+        b'<!DOCTYPE html><title>Leak</title><iframe src="/_fault/redirect?to='
+        b'http%3A%2F%2F169.254.169.254%2Flatest%2Fmeta-data%2F"></iframe>'
+        b"<p>An embed that redirects to a cloud metadata address.</p>",
+        HTML,
+        _FIXED_DATE,
+    )
 
 
 def demo_routes() -> tuple[str, ...]:

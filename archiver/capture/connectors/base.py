@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from archiver.capture.http import Exchange
@@ -14,11 +15,18 @@ class CaptureSession(Protocol):
     """What a connector may do during a capture (implemented by the capture job)."""
 
     def fetch(
-        self, url: str, *, purpose: str = "api", headers: dict[str, str] | None = None
+        self,
+        url: str,
+        *,
+        purpose: str = "api",
+        headers: dict[str, str] | None = None,
+        secret_fields: tuple[str, ...] = (),
     ) -> Exchange | None:
         """GET ``url`` and record every hop into the WARC. Returns the final exchange (with
         ``record_id`` in its notes) or None when no response could be had (the problem is in the
-        ledger). Never raises for network trouble; raises NetworkGuardError for refused hosts."""
+        ledger). Never raises for network trouble; raises NetworkGuardError for refused hosts.
+        ``secret_fields``: top-level fields of a JSON answer whose values are secrets (an
+        access token): registered with :meth:`add_secret` before the response is recorded."""
         ...
 
     def record_id(self, exchange: Exchange) -> str | None:
@@ -27,6 +35,21 @@ class CaptureSession(Protocol):
 
     def problem(self, message: str, *, url: str | None = None) -> None:
         """Note a problem in the capture ledger; the capture ends ``partial``."""
+        ...
+
+    def now(self) -> datetime:
+        """The capture's clock (injected; tests freeze it)."""
+        ...
+
+    def resource(
+        self, uri: str, content_type: str, data: bytes, *, concurrent_to: str | None = None
+    ) -> str:
+        """Write a ``resource`` record (a screenshot); returns its WARC record id."""
+        ...
+
+    def add_secret(self, value: str) -> None:
+        """Never let ``value`` reach a WARC record: it is replaced by ``[REDACTED]`` in every
+        request and response recorded from now on (a token a platform hands back, say)."""
         ...
 
 
@@ -51,6 +74,7 @@ class ConnectorResult:
     posts: list[NormalizedPost] = field(default_factory=list)
     complete_listing: bool = False  # true only when the whole listing window was traversed
     fatal: str | None = None  # the account could not be captured at all
+    listing_record_id: str | None = None  # first listing page: evidence for absent posts
 
 
 class Connector(Protocol):

@@ -1,0 +1,112 @@
+"""X API v2 through the simulator: bearer token, pagination_token paging, media expansions,
+replies by conversation, an edit (a new id) kept as a version of the same post, a deletion
+detected with evidence, and the token never stored."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from archiver.capture.job import capture_account
+from archiver.retrieval import extract
+from archiver.simulator import Simulator
+from archiver.simulator.platforms.x import TOKEN
+from tests.conftest import MakeRuntime
+from tests.platforms import ACCOUNT, api_root, events, platform_policy, posts, stored_bytes
+
+API = "api.x.com"
+
+
+def policy(tmp_path: Path, sim: Simulator, handle: str = "USGS", **extra: str) -> Path:
+    fields = {"credentials": "SIM_X_TOKEN", **extra}
+    return platform_policy(
+        tmp_path / "policies", "x", handle=handle, base_url=api_root(sim, API), **fields
+    )
+
+
+@pytest.fixture(autouse=True)
+def token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIM_X_TOKEN", TOKEN)
+
+
+def test_posts_replies_and_photos_are_captured(
+    make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path
+) -> None:
+    rt = make_runtime(policy(tmp_path, sim))
+    result = capture_account(rt, ACCOUNT)
+    assert result.status == "ok", result.problems
+    assert len(posts(rt, "post")) == 30 and len(posts(rt, "reply")) == 8  # 0, 9, 18, 27
+    ledger = rt.index.get_capture(result.capture_id).ledger
+    assert ledger["complete_listing"] is True
+    assert len([e for e in ledger["exchanges"] if e["purpose"] == "media"]) == 6
+
+
+def test_pagination_token_paging(make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path) -> None:
+    opts = "{media: false, comments: false, max_items: 1000}"
+    rt = make_runtime(policy(tmp_path, sim, "bench230", options=opts))
+    result = capture_account(rt, ACCOUNT)
+    assert result.posts["new"] == 230
+    ledger = rt.index.get_capture(result.capture_id).ledger
+    pages = [e["url"] for e in ledger["exchanges"] if "/tweets?" in e["url"]]
+    assert len(pages) == 3 and "pagination_token=" in pages[2]
+
+
+def test_an_edit_is_a_new_version_and_a_deletion_is_detected(
+    make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path
+) -> None:
+    rt = make_runtime(policy(tmp_path, sim))
+    capture_account(rt, ACCOUNT)
+    sim.advance()
+    second = capture_account(rt, ACCOUNT)
+    assert second.posts["edited"] == 1 and second.posts["new"] == 1
+    assert second.posts["deleted"] == 0  # the edit's new id is not a deletion of the old one
+    [edited] = [p for p in posts(rt, "post") if p.edited]
+    _, versions, _ = rt.index.history(edited.post_id)
+    assert "corrected" in versions[-1].text and "corrected" not in versions[0].text
+    sim.advance()
+    third = capture_account(rt, ACCOUNT)
+    assert third.posts["deleted"] == 1, third.problems
+    [gone] = events(rt, "deleted_detected")
+    assert gone.evidence_record_id is not None
+    assert extract(rt, gone.evidence_record_id).content.block.startswith(b"HTTP/1.1 404")
+
+
+def test_missing_or_wrong_token_and_unknown_user_fail_clearly(
+    make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIM_X_TOKEN", "expired-token")
+    rt = make_runtime(policy(tmp_path, sim))
+    wrong = capture_account(rt, ACCOUNT)
+    assert wrong.status == "failed" and wrong.error and "401" in wrong.error
+    monkeypatch.setenv("SIM_X_TOKEN", TOKEN)
+    rt2 = make_runtime(policy(tmp_path / "b", sim, "nobody"))
+    unknown = capture_account(rt2, ACCOUNT)
+    assert unknown.status == "failed" and unknown.error and "Could not find user" in unknown.error
+
+
+@pytest.mark.parametrize("kind", ["500", "malformed", "html", "truncated"])
+def test_a_bad_timeline_page_is_archived_flagged_and_partial(
+    make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path, kind: str
+) -> None:
+    rt = make_runtime(policy(tmp_path, sim))
+    capture_account(rt, ACCOUNT)
+    sim.inject_fault(f"{API}/2/users/9000030/tweets", kind)
+    result = capture_account(rt, ACCOUNT)
+    assert result.status == "partial" and result.posts["deleted"] == 0
+
+
+def test_the_bearer_token_is_never_stored(
+    make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rt = make_runtime(policy(tmp_path, sim))
+    assert capture_account(rt, ACCOUNT).status == "ok"
+    warcs = stored_bytes(rt)
+    assert TOKEN.encode() not in warcs and b"[REDACTED]" in warcs
+    captured = capsys.readouterr()
+    assert TOKEN not in captured.out + captured.err
+    with rt.index.engine.connect() as conn:
+        for table in ("captures", "post_versions", "records", "audit_events"):
+            rows = conn.exec_driver_sql(f"SELECT * FROM {table}")
+            assert TOKEN not in json.dumps([list(map(str, r)) for r in rows]), table
