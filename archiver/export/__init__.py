@@ -1,0 +1,1 @@
+"""Exports for records requests: subset WARCs, WACZ, post listings, manifests, custody."""
