@@ -5,20 +5,29 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench clean install
+.PHONY: demo test lint typecheck bench bench-capture clean install replay-env
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[postgres,s3,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[postgres,s3,browser,dev]'
+	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium) \
+		|| echo "Chromium could not be installed: browser tests will be skipped"
 	touch $(STAMP)
+
+# pywb pins libraries that clash with the distributed extra: it gets a venv of its own.
+.venv-pywb/bin/wayback:
+	$(PYTHON) -m venv .venv-pywb
+	.venv-pywb/bin/python -m pip install --quiet 'pywb>=2.8' 'wacz>=0.5'
+
+replay-env: .venv-pywb/bin/wayback
 
 install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/archiver demo
 
-test: $(STAMP)
+test: $(STAMP) .venv-pywb/bin/wayback
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -31,5 +40,8 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/warc_write.py
 
+bench-capture: $(STAMP)
+	$(BIN)/python bench/capture_api.py
+
 clean:
-	rm -rf $(VENV) demo-data data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-pywb demo-data data .pytest_cache .mypy_cache .ruff_cache

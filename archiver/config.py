@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     http_max_redirects: int = 10
     http_max_retry_after: float = 120.0
     user_agent: str = "archiver/0.1 (+records capture; public records)"
+    chromium_path: Path = Path("/usr/bin/chromium")  # Debian's chromium package
+    browser_page_timeout: float = 30.0  # seconds a page may take to load before it is cut
+    browser_max_scrolls: int = 20  # scroll steps before a page counts as fully loaded
+    pywb_bin: Path | None = None  # folder with pywb's wayback/wb-manager (default .venv-pywb/bin)
 
     @field_validator("actor")
     @classmethod

@@ -17,6 +17,7 @@ from archiver.config import load_settings
 from archiver.logging import configure_logging
 from archiver.runtime import Runtime
 from archiver.simulator import Simulator
+from archiver.simulator.platforms.wechat import DEMO_CREDENTIALS
 
 pytest_plugins = ["tests.fixtures_s3"]
 
@@ -26,6 +27,10 @@ PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
 
 configure_logging("console", "info")  # to stderr, as in production
+# The demo policies name their WeChat credentials by environment variable, as `archiver demo` sets
+# them; every test (and every subprocess it starts) sees the simulator's, whatever the test order.
+for _name, _value in DEMO_CREDENTIALS.items():
+    os.environ.setdefault(_name, _value)
 
 
 # --- no internet: only loopback ------------------------------------------------------------------

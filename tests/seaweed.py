@@ -86,6 +86,10 @@ class SeaweedFS:
             "-ip.bind=127.0.0.1",
             "-master.telemetry=false",
             "-admin.ui=false",
+            # every test bucket is a collection that grows several volumes: without these, the
+            # volume count (free disk / 128 MB) runs out halfway through the suite
+            "-master.volumeSizeLimitMB=32",
+            "-volume.max=4000",
             f"-s3.config={config}",
             *self._port_flags(),
         ]

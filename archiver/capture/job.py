@@ -6,31 +6,35 @@ policy account → connector (what to fetch) → recorder (WARC records in the s
 
 from __future__ import annotations
 
+import io
 import json
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import structlog
+from sqlalchemy.exc import OperationalError
 
 from archiver import __version__
-from archiver.capture.connectors import connector_for
-from archiver.capture.http import Exchange, HttpClient
+from archiver.capture.connectors import Connector, ConnectorResult, connector_for
+from archiver.capture.http import REDACTED, Exchange, HttpClient, redact_url
 from archiver.capture.recorder import Recorder
 from archiver.capture.ship import series_or_unscheduled, ship
-from archiver.errors import CaptureError, NetworkGuardError, UsageError
+from archiver.clock import Clock
+from archiver.errors import CaptureError, DatabaseError, NetworkGuardError, UsageError
 from archiver.governance.audit import record_event
 from archiver.governance.holds import apply_active_holds
 from archiver.governance.locks import extend_originals_of
 from archiver.governance.policy_log import record_policy_in_force
-from archiver.index.api import Index, RecordExtra, jsonable
+from archiver.index.api import Index, NormalizedPost, RecordExtra, jsonable
 from archiver.index.models import CaptureRow, WarcFileRow
 from archiver.logging import get_logger
 from archiver.policy.model import Account
 from archiver.runtime import Runtime
 from archiver.warc.spool import ClosedWarc, SpoolWriter, WarcContext
-from archiver.warc.writer import Block
+from archiver.warc.writer import Block, http_head_length
 
 
 @dataclass
@@ -60,10 +64,12 @@ def new_capture_id(rt: Runtime) -> str:
 class _Session:
     """The capture session handed to connectors: fetch-and-record, problems, ledger."""
 
-    def __init__(self, http: HttpClient, recorder: Recorder, log: Any) -> None:
+    def __init__(self, http: HttpClient, recorder: Recorder, log: Any, clock: Clock) -> None:
         self.http = http
         self.recorder = recorder
         self.log = log
+        self.clock = clock
+        self.secrets: list[bytes] = []
         self.exchanges: list[dict[str, Any]] = []
         self.problems: list[str] = []
         self.refused: list[str] = []
@@ -72,7 +78,12 @@ class _Session:
         self._fetched: set[str] = set()
 
     def fetch(
-        self, url: str, *, purpose: str = "api", headers: dict[str, str] | None = None
+        self,
+        url: str,
+        *,
+        purpose: str = "api",
+        headers: dict[str, str] | None = None,
+        secret_fields: tuple[str, ...] = (),
     ) -> Exchange | None:
         if url in self._fetched and purpose == "media":
             return None
@@ -81,15 +92,21 @@ class _Session:
             hops = self.http.get(url, headers=headers)
         except NetworkGuardError as exc:
             self.refused.append(str(exc))
-            self.problem(str(exc), url=url)
+            self.problem(str(exc), url=redact_url(url))
             return None
         except CaptureError as exc:
-            self.problem(str(exc), url=url)
+            self.problem(str(exc), url=redact_url(url))
             return None
         for ex in hops:
+            # the values are secrets from now on; the caller still reads them in ex.content()
+            plain = self._secrets_in(ex, secret_fields) if secret_fields else None
             if self.first_response_at is None:
                 self.first_response_at = ex.started_at
+            if self.secrets:
+                scrub_exchange(ex, self.secrets)
             written = self.recorder.record(ex)
+            if plain is not None:
+                ex.body, ex.body_length = io.BytesIO(plain), len(plain)
             self._ids[id(ex)] = written.record_id
             self.exchanges.append(
                 {
@@ -107,11 +124,62 @@ class _Session:
                 self.log.warning("capture.truncated", url=ex.url, reason=ex.truncated)
         final = hops[-1]
         if final.truncated == "length":
-            self.problem(f"response over the size cap, cut and flagged: {final.url}", url=url)
+            self.problem(
+                f"response over the size cap, cut and flagged: {final.url}", url=redact_url(url)
+            )
         return final
+
+    def _secrets_in(self, ex: Exchange, fields: tuple[str, ...]) -> bytes | None:
+        """Register the string values of ``fields`` of a JSON object body as secrets (a token
+        the platform hands back) before ``ex`` is recorded; returns the unscrubbed body when
+        one was found, so the caller can still use it."""
+        body = ex.content()
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return None
+        values = [data.get(f) for f in fields] if isinstance(data, dict) else []
+        for value in values:
+            if isinstance(value, str):
+                self.add_secret(value)
+        return body if any(isinstance(v, str) and v for v in values) else None
 
     def record_id(self, exchange: Exchange) -> str | None:
         return self._ids.get(id(exchange))
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def resource(
+        self, uri: str, content_type: str, data: bytes, *, concurrent_to: str | None = None
+    ) -> str:
+        """Write a ``resource`` record (a screenshot, say); returns its record id."""
+        headers = [("WARC-Concurrent-To", concurrent_to)] if concurrent_to else []
+        written = self.recorder.spool.write(
+            "resource",
+            Block(data, len(data), None),
+            date=self.clock.now(),
+            target_uri=uri,
+            content_type=content_type,
+            headers=headers,
+        )
+        self.exchanges.append(
+            {
+                "url": uri,
+                "purpose": "screenshot",
+                "status": None,
+                "record_id": written.record_id,
+                "record_type": "resource",
+                "bytes": len(data),
+                "truncated": None,
+                "error": None,
+            }
+        )
+        return written.record_id
+
+    def add_secret(self, value: str) -> None:
+        if value and value.encode() not in self.secrets:
+            self.secrets.append(value.encode())
 
     def problem(self, message: str, *, url: str | None = None) -> None:
         self.problems.append(message)
@@ -127,25 +195,32 @@ def capture_account(rt: Runtime, account_id: str, *, trigger: str = "cli") -> Ca
         known = ", ".join(sorted(policies.accounts)) or "none"
         raise UsageError(f"unknown account {account_id!r}; known accounts: {known}")
     account: Account = policies.accounts[account_id]
-    record_policy_in_force(rt)
     series = policies.series_of(account)
     capture_id = new_capture_id(rt)
     log = get_logger(account=account.id, capture_id=capture_id)
     started = rt.clock.now()
     index: Index = rt.index
-    index.start_capture(
-        CaptureRow(
-            capture_id=capture_id,
-            account=account.id,
-            series=series.id,
-            platform=account.platform,
-            status="running",
-            trigger=trigger,
-            started_at=started,
-            policy_hash=policies.policy_hash,
-            actor=rt.settings.actor,
+    index_up = True
+    try:
+        record_policy_in_force(rt)
+        index.start_capture(
+            CaptureRow(
+                capture_id=capture_id,
+                account=account.id,
+                series=series.id,
+                platform=account.platform,
+                status="running",
+                trigger=trigger,
+                started_at=started,
+                policy_hash=policies.policy_hash,
+                actor=rt.settings.actor,
+            )
         )
-    )
+    except INDEX_DOWN as exc:
+        # Capture anyway: the WARC (with the ledger in its metadata record) stays in the spool
+        # and start-up recovery indexes and ships it when the database answers again.
+        index_up = False
+        log.error("index.unavailable", error=str(exc).splitlines()[0], kept="spool")
     log.info("capture.started", platform=account.platform, series=series.id)
     spool = SpoolWriter(
         rt.settings.spool_dir,
@@ -162,16 +237,26 @@ def capture_account(rt: Runtime, account_id: str, *, trigger: str = "cli") -> Ca
         rt.clock,
         max_bytes=rt.settings.warc_max_bytes,
     )
-    recorder = Recorder(spool, lambda uri: index.last_original(series.id, uri))
+    recorder = Recorder(
+        spool,
+        (lambda uri: index.last_original(series.id, uri)) if index_up else (lambda uri: None),
+    )
     fatal: str | None = None
     posts_counts = {"new": 0, "edited": 0, "deleted": 0}
     complete = False
     with rt.http_client() as http:
-        session = _Session(http, recorder, log)
+        session = _Session(http, recorder, log, rt.clock)
         try:
             connector = connector_for(account.platform)
-            result = connector.capture(account, session)
+            if "api" in account.capture:
+                result = connector.capture(account, session)
+            else:
+                result = ConnectorResult()
+            if "page" in account.capture:
+                result.posts.extend(browser_capture(rt, account, session, connector))
             fatal, complete = result.fatal, result.complete_listing
+            if not index_up:
+                raise _IndexDown
             counts = index.record_posts(
                 account=account.id,
                 series=series.id,
@@ -182,8 +267,17 @@ def capture_account(rt: Runtime, account_id: str, *, trigger: str = "cli") -> Ca
                 captured_at=session.first_response_at or started,
             )
             posts_counts.update(new=counts["new"], edited=counts["edited"])
+            if complete and not fatal:
+                posts_counts["deleted"] = detect_deletions(
+                    index, account, session, result, capture_id, rt.clock.now()
+                )
         except UsageError as exc:
             fatal = str(exc)
+        except _IndexDown:
+            pass  # posts are read back from the WARC when the index returns
+        except INDEX_DOWN as exc:
+            index_up = False
+            log.error("index.unavailable", error=str(exc).splitlines()[0], kept="spool")
         except Exception as exc:  # a connector bug must not lose what was fetched
             log.exception("capture.crashed")
             fatal = f"{type(exc).__name__}: {exc}"
@@ -220,9 +314,32 @@ def capture_account(rt: Runtime, account_id: str, *, trigger: str = "cli") -> Ca
         content_type="application/json",
     )
     closed = spool.close()
-    stored = _index_and_ship(rt, closed, capture_id, account.id, series.id, recorder.extras)
     records = sum(len(c.records) for c in closed)
     size = sum(c.size for c in closed)
+    if index_up:
+        try:
+            stored = _index_and_ship(rt, closed, capture_id, account.id, series.id, recorder.extras)
+        except INDEX_DOWN as exc:
+            index_up = False
+            log.error("index.unavailable", error=str(exc).splitlines()[0], kept="spool")
+    if not index_up:
+        log.warning("capture.spooled_for_index", warc_files=[c.name for c in closed])
+        structlog.contextvars.clear_contextvars()
+        return CaptureResult(
+            capture_id=capture_id,
+            account=account.id,
+            series=series.id,
+            status=status,
+            records=records,
+            bytes=size,
+            warc_files=[c.name for c in closed],
+            posts=posts_counts,
+            revisits=recorder.revisits,
+            stored=0,
+            spooled=len(closed),
+            problems=[*session.problems, "the index was unavailable: kept in the spool"],
+            error=fatal,
+        )
     summary = index.finish_capture(
         capture_id,
         status=status,
@@ -232,6 +349,7 @@ def capture_account(rt: Runtime, account_id: str, *, trigger: str = "cli") -> Ca
         warc_files=len(closed),
         posts_new=posts_counts["new"],
         posts_edited=posts_counts["edited"],
+        posts_deleted=posts_counts["deleted"],
         error=fatal,
         ledger={**ledger, "warc_files": [c.name for c in closed], "stored": stored},
     )
@@ -258,6 +376,7 @@ def capture_account(rt: Runtime, account_id: str, *, trigger: str = "cli") -> Ca
         bytes=size,
         posts_new=posts_counts["new"],
         posts_edited=posts_counts["edited"],
+        posts_deleted=posts_counts["deleted"],
         revisits=recorder.revisits,
         stored=stored,
         spooled=len(closed) - stored,
@@ -279,6 +398,129 @@ def capture_account(rt: Runtime, account_id: str, *, trigger: str = "cli") -> Ca
         problems=session.problems,
         error=fatal,
     )
+
+
+INDEX_DOWN = (DatabaseError, OperationalError)
+
+
+class _IndexDown(Exception):
+    """Internal: the index was down when the capture started; skip indexing posts."""
+
+
+def browser_capture(
+    rt: Runtime, account: Account, session: _Session, connector: Connector
+) -> list[NormalizedPost]:
+    """``capture: [page]``: the account's page in Chromium, with a screenshot; for a page-only
+    account its posts are read from the archived main document."""
+    from archiver.capture.browser import capture_pages  # Playwright is an extra
+
+    if not account.url:
+        session.problem("capture: [page] needs the account's url:")
+        return []
+    state = None
+    if account.credentials and account.credentials.startswith("file:"):
+        state = Path(account.credentials.removeprefix("file:"))  # login state, never archived
+    pages = capture_pages(
+        rt.settings, session, [account.url], platform=account.platform, storage_state=state
+    )
+    found: list[NormalizedPost] = []
+    for page in pages:
+        if page.main is None or "api" in account.capture:
+            continue
+        try:
+            found.extend(
+                connector.posts_from_response(
+                    account,
+                    page.main.url,
+                    page.main.headers.get("content-type"),
+                    page.main.content(),
+                    page.main_record,
+                )
+            )
+        except ValueError as exc:
+            session.problem(f"page could not be read for posts: {exc}", url=page.url)
+    return found
+
+
+def detect_deletions(
+    index: Index,
+    account: Account,
+    session: _Session,
+    result: ConnectorResult,
+    capture_id: str,
+    at: datetime,
+) -> int:
+    """Flag posts that left a completely traversed listing window; returns how many.
+
+    The window runs from the oldest post in this listing to now: a post seen before, published
+    inside it and absent now is a candidate. A candidate with its own URL is confirmed by that
+    URL answering 404 or 410 (the evidence record); one answering anything else is kept (it may
+    have been unpinned or moved) and noted. A candidate without a URL is confirmed by its
+    absence from the complete listing (the listing record is the evidence). Nothing is ever
+    inferred from a partial listing: the caller only calls this when the listing is complete.
+    """
+    dated = [p.published_at for p in result.posts if p.kind == "post" and p.published_at]
+    if not dated:
+        return 0
+    seen = [p.native_id for p in result.posts]
+    deleted = 0
+    for row in index.deletion_candidates(account.id, seen, min(dated)):
+        if row.url:
+            probe = session.fetch(row.url, purpose="probe")
+            if probe is None or probe.status not in (404, 410):
+                status = "no answer" if probe is None else f"HTTP {probe.status}"
+                session.log.info("post.absent_not_deleted", post_id=row.post_id, probe=status)
+                continue
+            evidence = session.record_id(probe)
+            detail = f"absent from the listing; {row.url} answered HTTP {probe.status}"
+        else:
+            evidence = result.listing_record_id
+            detail = "absent from a completely traversed listing window"
+        index.mark_deleted(
+            row.post_id, at=at, capture_id=capture_id, evidence_record_id=evidence, detail=detail
+        )
+        session.log.info("post.deleted_detected", post_id=row.post_id, evidence=evidence)
+        deleted += 1
+    return deleted
+
+
+def scrub_exchange(ex: Exchange, secrets_: list[bytes]) -> None:
+    """Replace every secret value in ``ex``'s recorded bytes by ``[REDACTED]``.
+
+    The request is scrubbed as is. A response that holds a secret is rewritten with its body
+    decoded (Content-Encoding dropped) and Content-Length corrected, so the record stays a
+    well-formed HTTP message; the change is noted on the exchange.
+    """
+    ex.request_bytes = _replace_all(ex.request_bytes, secrets_)
+    body = ex.content()
+    if not any(sec in body for sec in secrets_):
+        ex.raw.seek(0)
+        raw = ex.raw.read()
+        if not any(sec in raw for sec in secrets_):
+            return
+    head_len = http_head_length(ex.raw)
+    ex.raw.seek(0)
+    head = ex.raw.read(head_len if head_len is not None else ex.raw_length)
+    lines = head.rstrip(b"\r\n").split(b"\r\n")
+    clean = _replace_all(body, secrets_)
+    kept = [
+        line
+        for line in lines[1:]
+        if line.split(b":", 1)[0].strip().lower()
+        not in (b"content-encoding", b"content-length", b"transfer-encoding")
+    ]
+    kept.append(b"Content-Length: " + str(len(clean)).encode())
+    new_head = b"\r\n".join([lines[0], *(_replace_all(h, secrets_) for h in kept)]) + b"\r\n\r\n"
+    raw = new_head + clean
+    ex.raw, ex.raw_length = io.BytesIO(raw), len(raw)
+    ex.body, ex.body_length = io.BytesIO(clean), len(clean)
+    ex.notes.append("secret values redacted from the response")
+
+
+def _replace_all(data: bytes, secrets_: list[bytes]) -> bytes:
+    for sec in secrets_:
+        data = data.replace(sec, REDACTED.encode())
+    return data
 
 
 def _index_and_ship(

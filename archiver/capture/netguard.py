@@ -44,7 +44,13 @@ def resolve_checked(host: str, port: int, *, allow_private: bool) -> list[str]:
     except socket.gaierror as exc:
         raise NetworkGuardError(f"cannot resolve {host!r}: {exc.strerror}") from None
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-    if allow_private:
+    if allow_private:  # intranets and the simulator, but never link-local (cloud metadata)
+        link_local = [a for a in addresses if ipaddress.ip_address(a.split("%")[0]).is_link_local]
+        if link_local:
+            raise NetworkGuardError(
+                f"refused to connect to {host} ({', '.join(link_local)}): a link-local or "
+                "cloud metadata address is never captured"
+            )
         return addresses
     refused = [a for a in addresses if not is_public_address(a)]
     if refused:

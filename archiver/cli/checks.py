@@ -21,6 +21,10 @@ def verify(
 ) -> None:
     """Fixity of stored objects against the index (default: all, full SHA-256). Exit 3 when an
     object is missing, changed, or unknown to the index."""
+    if sample is not None and (all_ or sample < 1):
+        raise typer.BadParameter(
+            "--sample takes a positive number of objects and cannot be combined with --all"
+        )
     rt = runtime(load=False)
     with Progress(console=err, transient=True) as bar:
         task = bar.add_task("verifying stored objects", total=None)
@@ -37,6 +41,7 @@ def verify(
                 "checked": report.checked,
                 "passed": report.passed,
                 "full": report.full,
+                "sample": sample,
                 "problems": report.problems,
             }
         )

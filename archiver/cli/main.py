@@ -9,8 +9,12 @@ import typer
 from archiver import __version__
 from archiver.cli import capture as capture_cmds
 from archiver.cli import checks as check_cmds
+from archiver.cli import daemon as daemon_cmds
+from archiver.cli import export as export_cmds
 from archiver.cli import governance as governance_cmds
 from archiver.cli import policies as policies_cmds
+from archiver.cli import replay as replay_cmds
+from archiver.cli import reports as report_cmds
 from archiver.cli import retrieval as retrieval_cmds
 from archiver.cli import simulate as simulate_cmds
 from archiver.cli.common import emit_json, err, runtime
@@ -31,11 +35,16 @@ app.add_typer(governance_cmds.retention_app, name="retention")
 app.add_typer(check_cmds.audit_app, name="audit")
 app.command("verify")(check_cmds.verify)
 app.command("capture")(capture_cmds.capture)
+app.command("run")(daemon_cmds.run)
 app.command("history")(retrieval_cmds.history)
 app.command("search")(retrieval_cmds.search)
 app.command("extract")(retrieval_cmds.extract)
+app.command("show")(retrieval_cmds.show)
+app.command("export")(export_cmds.export)
 app.command("simulator")(simulate_cmds.simulator)
 app.command("demo")(simulate_cmds.demo)
+app.command("replay")(replay_cmds.replay)
+app.command("report")(report_cmds.report)
 
 
 @app.command()

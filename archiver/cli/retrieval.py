@@ -1,18 +1,19 @@
-"""The archivist's retrieval: ``posts list``, ``history``, ``search``, ``extract``."""
+"""The archivist's retrieval: ``posts list``, ``history``, ``search``, ``extract``, ``show``."""
 
 from __future__ import annotations
 
-import difflib
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
 from archiver.cli.common import emit_json, err, out, parse_time, runtime, short_time
-from archiver.index.api import PostSummary
+from archiver.index.api import PostSummary, jsonable
 from archiver.retrieval import extract as extract_record
+from archiver.retrieval import provenance, version_text, word_diff
 
 posts_app = typer.Typer(help="Posts found in captures.", no_args_is_help=True)
 
@@ -70,37 +71,47 @@ def list_posts(
 
 def search(
     query: str = typer.Argument(..., help='Words (AND), "a phrase", prefix*.'),
-    account: str | None = typer.Option(None, "--account"),
+    account: str | None = typer.Option(None, "--account", help="Only this account."),
+    series: str | None = typer.Option(None, "--series", help="Only this records series."),
+    platform: str | None = typer.Option(None, "--platform", help="Only this platform (feed ...)."),
     since: str | None = typer.Option(None, "--since", help="Published at or after (ISO date)."),
     until: str | None = typer.Option(None, "--until", help="Published at or before (ISO date)."),
+    edited: bool = typer.Option(False, "--edited", help="Only posts with more than one version."),
+    deleted: bool = typer.Option(False, "--deleted", help="Only posts detected as deleted."),
     limit: int = typer.Option(50, help="At most this many results."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Full-text search over every version of every post, best first."""
+    """Full-text search over every version of every post (edited and deleted ones too), best
+    first, with a snippet around the match."""
     hits = runtime(load=False).index.search(
         query,
         account=account,
+        series=series,
+        platform=platform,
         since=parse_time(since, name="--since"),
         until=parse_time(until, name="--until"),
+        edited=edited,
+        deleted=deleted,
         limit=limit,
     )
     if json_out:
-        emit_json([_post_json(p) for p in hits])
+        emit_json([{"rank": i, **_post_json(p)} for i, p in enumerate(hits, 1)])
     else:
         out.print(posts_table(hits))
         err.print(f"{len(hits)} result(s)")
 
 
 def _word_diff(old: str, new: str) -> Text:
-    a, b = old.split(), new.split()
+    """Word diff: deletions red and struck through (``[-...-]``), insertions green
+    (``{+...+}``), so it reads without colour too."""
     text = Text()
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b).get_opcodes():
+    for op, words in word_diff(old, new):
         if op == "equal":
-            text.append(" ".join(a[i1:i2]) + " ")
-        if op in ("delete", "replace"):
-            text.append("[-" + " ".join(a[i1:i2]) + "-] ", style="red strike")
-        if op in ("insert", "replace"):
-            text.append("{+" + " ".join(b[j1:j2]) + "+} ", style="green")
+            text.append(words + " ")
+        elif op == "delete":
+            text.append("[-" + words + "-] ", style="red strike")
+        else:
+            text.append("{+" + words + "+} ", style="green")
     return text
 
 
@@ -118,7 +129,24 @@ def history(
                 "url": post.url,
                 "native_id": post.native_id,
                 "deleted": post.deleted,
-                "versions": versions,
+                "versions": [
+                    {
+                        **jsonable(v),
+                        "changes": (
+                            [
+                                {"op": op, "words": words}
+                                for op, words in word_diff(
+                                    version_text(prev.title, prev.text),
+                                    version_text(v.title, v.text),
+                                )
+                                if op != "equal"
+                            ]
+                            if prev is not None
+                            else []
+                        ),
+                    }
+                    for prev, v in zip([None, *versions], versions, strict=False)
+                ],
                 "events": [
                     {
                         "kind": e.kind,
@@ -139,7 +167,7 @@ def history(
             f"\n[bold]version {v.version}[/] captured {short_time(v.captured_at)} "
             f"in {v.capture_id} (record {v.record_id})"
         )
-        current = f"{v.title or ''}\n{v.text}".strip()
+        current = version_text(v.title, v.text)
         out.print(_word_diff(previous, current) if previous is not None else current)
         previous = current
     for e in events:
@@ -171,3 +199,81 @@ def extract(
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
+
+
+def show(
+    ident: str = typer.Argument(..., metavar="CAPTURE_ID|POST_ID|RECORD_ID"),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Provenance: the policy (hash, file:line) and trigger behind it, its WARC files and
+    offsets, digests, retain-until, the holds covering it and the audit events about it."""
+    doc = provenance(runtime(load=False), ident)
+    if json_out:
+        emit_json(doc)
+        return
+    if doc["kind"] == "post":
+        out.print(
+            f"[bold]post {doc['post_id']}[/] {doc['url'] or doc['native_id']} ({doc['account']}, "
+            f"series {doc['series']})"
+        )
+        flags = [f for f in ("edited", "deleted") if doc[f]]
+        out.print(
+            f"published {short_time(doc['published_at'])}, versions {len(doc['versions'])}"
+            + (f", {' '.join(flags)}" if flags else "")
+        )
+        table = Table(title="versions")
+        for column in ("v", "captured", "capture", "WARC file @ offset+length", "block digest"):
+            table.add_column(column, overflow="fold")
+        for v in doc["versions"]:
+            r = v["record"] or {}
+            where = f"{r.get('warc_file', '-')} @ {r.get('offset', '-')}+{r.get('length', '-')}"
+            table.add_row(
+                str(v["version"]),
+                short_time(v["captured_at"]),
+                v["capture_id"],
+                where,
+                str(r.get("block_digest", "-")),
+            )
+        out.print(table)
+        for e in doc["events"]:
+            ev = e["evidence"] or {}
+            out.print(
+                f"{short_time(e['at'])} {e['kind']} {e['detail']} "
+                f"(evidence {ev.get('warc_file', '-')} @ {ev.get('offset', '-')})"
+            )
+        for c in doc["captures"]:
+            _print_capture(c)
+    elif doc["kind"] == "record":
+        r = doc["record"]
+        out.print(
+            f"[bold]record {r['record_id']}[/] {r['rec_type']} {r['target_uri']}\n"
+            f"{r['warc_file']} @ {r['offset']}+{r['length']}  block {r['block_digest']}"
+        )
+        _print_capture(doc["capture"])
+    else:
+        _print_capture(doc)
+    _print_holds_and_audit(doc)
+
+
+def _print_capture(c: dict[str, Any]) -> None:
+    policy = c["policy"]
+    schedule = c["schedule"]
+    out.print(
+        f"\n[bold]capture {c['capture_id']}[/] {c['account']} ({c['series']}) {c['status']}, "
+        f"{short_time(c['started_at'])} by {c['operator']}, trigger {c['trigger']}"
+        + (f", schedule {schedule['text']} {schedule['timezone']}" if schedule else "")
+    )
+    out.print(f"policy {policy['hash'][:16]}… from {policy['source'] or '-'}")
+    out.print(f"retain until {short_time(c['retain_until']) if c['retain_until'] else 'forever'}")
+    for w in c["warc_files"]:
+        out.print(f"  {w['key']} ({w['size']} bytes, {w['status']}) sha256 {w['sha256']}")
+
+
+def _print_holds_and_audit(doc: dict[str, Any]) -> None:
+    holds = doc.get("holds") or (doc.get("capture") or {}).get("holds") or []
+    out.print("\n[bold]holds[/]: " + (", ".join(h["hold_id"] for h in holds) or "none"))
+    for e in doc.get("audit_events", []):
+        out.print(
+            f"[dim]audit #{e['seq']} {short_time(e['at'])} {e['action']} {e['subject']} "
+            f"by {e['actor']}[/]"
+        )

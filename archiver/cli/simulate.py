@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from archiver.config import load_settings
 from archiver.logging import configure_logging
 from archiver.runtime import Runtime
 from archiver.simulator import Simulator
+from archiver.simulator.platforms.wechat import DEMO_CREDENTIALS
 
 DEFAULT_CORPUS = Path("../shared/corpus")
 
@@ -54,7 +56,8 @@ def _capture_all(rt: Runtime, label: str) -> list[CaptureResult]:
 
 def _results_table(title: str, results: list[CaptureResult]) -> Table:
     table = Table(title=title)
-    for column in ("account", "status", "records", "revisits", "bytes", "new", "edited", "stored"):
+    columns = ("account", "status", "records", "revisits", "bytes", "new", "edited", "deleted")
+    for column in (*columns, "stored"):
         table.add_column(column)
     for r in results:
         table.add_row(
@@ -65,6 +68,7 @@ def _results_table(title: str, results: list[CaptureResult]) -> Table:
             str(r.bytes),
             str(r.posts["new"]),
             str(r.posts["edited"]),
+            str(r.posts["deleted"]),
             f"{r.stored}/{len(r.warc_files)}",
         )
     return table
@@ -79,6 +83,9 @@ def demo(
     """Start the simulator, capture every demo account twice (the world changes in between),
     then show what was stored, a search and an edited post's history."""
     base = settings()
+    # the simulator's own demo credentials, unless the operator set others
+    for name, value in DEMO_CREDENTIALS.items():
+        os.environ.setdefault(name, value)
     if data_dir.exists():
         shutil.rmtree(data_dir)
     with Simulator() as sim:
@@ -103,6 +110,9 @@ def demo(
         sim.advance()
         second = _capture_all(rt, "second capture (after edits)")
         out.print(_results_table("Second capture: unchanged payloads become revisits", second))
+        sim.advance()
+        third = _capture_all(rt, "third capture (after deletions)")
+        out.print(_results_table("Third capture: deleted posts detected", third))
     warcs = rt.index.list_warcs()
     table = Table(title=f"Stored WARC files ({rt.store.url})")
     table.add_column("file", overflow="fold")
@@ -122,11 +132,14 @@ def demo(
             text = " ".join(f"{v.title or ''} | {v.text}".split())[:140]
             out.print(f"  v{v.version} captured {short_time(v.captured_at)}: {text}", markup=False)
         out.print(f"  more: archiver history {post.post_id}")
-    failed = [r for r in first + second if r.status == "failed"]
+    gone = [p for r in third for p in rt.index.list_posts(r.account, deleted=True)]
+    if gone:
+        out.print(posts_table(gone, title="deleted_detected (evidence: the post's own URL, 404)"))
+    failed = [r for r in first + second + third if r.status == "failed"]
     out.print(
-        f"\nDone: {len(first) + len(second)} captures, {len(warcs)} WARC files, "
+        f"\nDone: {len(first) + len(second) + len(third)} captures, {len(warcs)} WARC files, "
         f"{sum(r.revisits for r in second)} revisits in the second round, "
-        f"{len(edited)} edited post(s). Explore with "
+        f"{len(edited)} edited and {len(gone)} deleted post(s). Explore with "
         f"ARCHIVER_DATA_DIR={data_dir} archiver search ..."
     )
     if failed:

@@ -83,6 +83,12 @@ class OptionsSpec(_Strict):
     max_items: int = Field(default=200, gt=0)
     pages: bool = False
     max_bytes: int | None = Field(default=None, gt=0)
+    since: str | None = None  # ISO-8601 duration: only posts newer than now minus this
+
+    @field_validator("since")
+    @classmethod
+    def _since(cls, value: str | None) -> str | None:
+        return None if value is None else _duration(value)
 
 
 class AccountSpec(_Strict):

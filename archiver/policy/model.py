@@ -101,6 +101,7 @@ class CaptureOptions:
     max_items: int = 200
     pages: bool = False
     max_bytes: int | None = None
+    since: str | None = None  # ISO-8601 duration window (e.g. P30D); None: no window
 
 
 @dataclass(frozen=True)

@@ -147,12 +147,16 @@ class LocalStore:
                 return fh.read() if length is None else fh.read(length)
         except FileNotFoundError:
             raise ObjectNotFoundError(f"no object {key} in {self.url}") from None
+        except OSError as exc:
+            raise StorageError(f"cannot read {key} from {self.root}: {exc.strerror}") from None
 
     def open_read(self, key: str) -> BinaryIO:
         try:
             return self._path(key).open("rb")
         except FileNotFoundError:
             raise ObjectNotFoundError(f"no object {key} in {self.url}") from None
+        except OSError as exc:
+            raise StorageError(f"cannot read {key} from {self.root}: {exc.strerror}") from None
 
     def set_retention(self, key: str, retain_until: datetime) -> None:
         """Extend retain-until; an earlier date than the current one is ignored."""

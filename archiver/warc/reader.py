@@ -50,6 +50,8 @@ def read_records(stream: BinaryIO, *, with_payloads: bool = False) -> Iterator[R
                 key, sep, value = line.partition(":")
                 if sep:
                     fields[key.strip()] = value.strip()
+        if with_payloads and record.rec_type == "metadata":
+            payload = record.content_stream().read()  # the capture ledger
         if record.http_headers is not None and record.rec_type in ("response", "revisit"):
             code = record.http_headers.get_statuscode()
             status = int(code) if code and code.isdigit() else None
