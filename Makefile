@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[postgres,s3,browser,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[postgres,s3,browser,distributed,dev]'
 	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium) \
 		|| echo "Chromium could not be installed: browser tests will be skipped"
 	touch $(STAMP)

@@ -47,7 +47,12 @@ class Settings(BaseSettings):
     http_read_timeout: float = 30.0
     http_max_response_bytes: int = 200 * 1024 * 1024
     http_max_redirects: int = 10
-    http_max_retry_after: float = 120.0
+    http_max_retry_after: float = 120.0  # longest rate-limit pause a capture waits out
+    http_max_retries: int = 3  # further attempts after a timeout, reset, 5xx or 429
+    http_backoff_base: float = 1.0  # first backoff in seconds, doubled per retry, jittered
+    spool_ship_interval: float = 60.0  # seconds between the daemon's tries to ship the backlog
+    schedule_jitter: int = 0  # up to this many seconds added to each scheduled run (spreads load)
+    redis_url: str | None = None  # shares per-host rate limits between workers (distributed mode)
     user_agent: str = "archiver/0.1 (+records capture; public records)"
     chromium_path: Path = Path("/usr/bin/chromium")  # Debian's chromium package
     browser_page_timeout: float = 30.0  # seconds a page may take to load before it is cut

@@ -54,6 +54,14 @@ class NetworkGuardError(CaptureError):
     exit_code = EXIT_USAGE
 
 
+class ConnectionFailedError(CaptureError):
+    """No response at all: DNS, connect, reset or timeout before the headers (transient)."""
+
+
+class RateLimitedError(CaptureError):
+    """The platform asked for a longer pause than this capture may wait."""
+
+
 class ResponseTooLargeError(CaptureError):
     """A response exceeded the configured size cap."""
 

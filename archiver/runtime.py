@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from archiver.capture.http import HttpClient, HttpLimits
+from archiver.capture.ratelimit import HostGate, LocalHostGate, RedisHostGate
 from archiver.clock import Clock, SystemClock
 from archiver.config import Settings
 from archiver.index.api import Index
@@ -27,6 +28,11 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     policies: PolicySet | None = None
     variables: Mapping[str, str] = field(default_factory=dict)
+    host_gate: HostGate | None = None
+    """Per-host rate-limit pauses shared by every capture of this process (or, with Redis, of
+    every worker); built from the settings by :meth:`build`."""
+    on_retry: Callable[[str, str], None] | None = None
+    """Called with (host, reason) on each HTTP retry: the daemon counts them in its metrics."""
 
     @classmethod
     def build(
@@ -50,6 +56,9 @@ class Runtime:
             clock=clock or SystemClock(),
             variables=dict(os.environ if variables is None else variables),
         )
+        rt.host_gate = (
+            RedisHostGate(settings.redis_url) if settings.redis_url else LocalHostGate(rt.clock)
+        )
         if load:
             rt.reload_policies()
         return rt
@@ -67,8 +76,15 @@ class Runtime:
             max_response_bytes=s.http_max_response_bytes,
             max_redirects=s.http_max_redirects,
             max_retry_after=s.http_max_retry_after,
+            max_retries=s.http_max_retries,
+            backoff_base=s.http_backoff_base,
             user_agent=s.user_agent,
         )
         return HttpClient(
-            limits=limits, allow_private=s.allow_private_networks, clock=self.clock, **kwargs
+            limits=limits,
+            allow_private=s.allow_private_networks,
+            clock=self.clock,
+            gate=self.host_gate,
+            on_retry=self.on_retry,
+            **kwargs,
         )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlmodel import col, select
 
+from archiver.capture.http import HttpLimits
 from archiver.index.db import session_scope
 from archiver.index.models import PostEventRow, PostRow
 from archiver.runtime import Runtime
@@ -67,3 +68,9 @@ def posts(rt: Runtime, kind: str | None = None) -> list[PostRow]:
         if kind:
             q = q.where(PostRow.kind == kind)
         return list(s.exec(q))
+
+
+def fault_repeats(kind: str) -> int:
+    """How many requests a simulator fault must spoil to outlast the client's retries: 5xx and 429
+    answers are asked again, malformed bodies are not."""
+    return 1 + HttpLimits().max_retries if kind in {"500", "429"} else 1

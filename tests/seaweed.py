@@ -40,6 +40,7 @@ class SeaweedFS:
         self.s3_port = free_port()
         self.endpoint_url = f"http://127.0.0.1:{self.s3_port}"
         self.access_key, self.secret_key = ACCESS_KEY, SECRET_KEY
+        self._ports: list[str] | None = None  # chosen once: a restart answers where it did
 
     def _port_flags(self) -> list[str]:
         """A free port for every ``-*.port*`` flag this weed version has (nothing on defaults)."""
@@ -77,7 +78,9 @@ class SeaweedFS:
             )
         )
         data = self.dir / "data"
-        data.mkdir()
+        data.mkdir(exist_ok=True)
+        if self._ports is None:
+            self._ports = self._port_flags()
         args = [
             self.binary,
             "mini",
@@ -91,9 +94,9 @@ class SeaweedFS:
             "-master.volumeSizeLimitMB=32",
             "-volume.max=4000",
             f"-s3.config={config}",
-            *self._port_flags(),
+            *self._ports,
         ]
-        log = (self.dir / "weed.log").open("wb")
+        log = (self.dir / "weed.log").open("ab")
         self.proc = subprocess.Popen(
             args, stdout=log, stderr=subprocess.STDOUT, cwd=self.dir, start_new_session=True
         )
@@ -141,6 +144,12 @@ class SeaweedFS:
         }
 
     def stop(self) -> None:
+        """Stop the server and remove its data."""
+        self.halt()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def halt(self) -> None:
+        """Stop the server, keeping its data: :meth:`start` brings the same store back."""
         if self.proc is not None and self.proc.poll() is None:
             os.killpg(self.proc.pid, 15)
             try:
@@ -148,4 +157,3 @@ class SeaweedFS:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, 9)
                 self.proc.wait(timeout=5)
-        shutil.rmtree(self.dir, ignore_errors=True)

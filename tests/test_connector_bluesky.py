@@ -11,7 +11,7 @@ from archiver.capture.job import capture_account
 from archiver.retrieval import extract
 from archiver.simulator import Simulator
 from tests.conftest import MakeRuntime
-from tests.platforms import ACCOUNT, api_root, events, platform_policy, posts
+from tests.platforms import ACCOUNT, api_root, events, fault_repeats, platform_policy, posts
 
 APPVIEW = "public.api.bsky.app"
 
@@ -80,7 +80,7 @@ def test_a_bad_feed_page_is_archived_flagged_and_partial(
 ) -> None:
     rt = make_runtime(policy(tmp_path, sim))
     capture_account(rt, ACCOUNT)
-    sim.inject_fault(f"{APPVIEW}/xrpc/app.bsky.feed.getAuthorFeed", kind)
+    sim.inject_fault(f"{APPVIEW}/xrpc/app.bsky.feed.getAuthorFeed", kind, count=fault_repeats(kind))
     result = capture_account(rt, ACCOUNT)
     assert result.status == "partial" and result.posts["deleted"] == 0
     ledger = rt.index.get_capture(result.capture_id).ledger

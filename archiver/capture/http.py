@@ -10,13 +10,12 @@ private-network guard runs: after DNS resolution, connecting to the checked addr
 from __future__ import annotations
 
 import contextvars
-import re
+import random
 import tempfile
 import typing
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import IO
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -24,8 +23,9 @@ import httpcore
 import httpx
 
 from archiver.capture.netguard import resolve_checked
+from archiver.capture.ratelimit import HostGate, LocalHostGate, wait_from_headers
 from archiver.clock import Clock, SystemClock
-from archiver.errors import CaptureError, NetworkGuardError
+from archiver.errors import ConnectionFailedError, NetworkGuardError, RateLimitedError
 from archiver.logging import get_logger
 
 REDACTED = "[REDACTED]"
@@ -50,6 +50,8 @@ SECRET_PARAMS = frozenset(
     }
 )
 SPOOL_IN_MEMORY = 1024 * 1024  # bodies above this spill to a temporary file
+TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
+"""Answers worth asking again; 401/403/404 are permanent and end the capture with a reason."""
 
 _current: contextvars.ContextVar[_WireTap | None] = contextvars.ContextVar(
     "archiver_wire_tap", default=None
@@ -182,7 +184,9 @@ class HttpLimits:
     max_response_bytes: int = 200 * 1024 * 1024
     max_redirects: int = 10
     max_retry_after: float = 120.0
-    max_retries_429: int = 2
+    max_retries: int = 3  # further attempts after a transient failure (5xx, 429, reset)
+    backoff_base: float = 1.0  # seconds before the first retry; doubled each time, with jitter
+    backoff_max: float = 60.0
     user_agent: str = "archiver/0.1"
 
 
@@ -229,27 +233,16 @@ class Exchange:
         self.body.close()
 
 
-def retry_after_seconds(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a Retry-After value (delta-seconds or an HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", value):
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - now).total_seconds())
-
-
 class HttpClient:
     """Fetches URLs for captures. One instance per capture job; not thread-safe.
 
     Guarantees: connects only to public addresses unless ``allow_private``; never holds a response
     body above ``max_response_bytes`` (the rest is cut and the exchange marked ``length``);
-    records every redirect hop as its own exchange; waits out ``Retry-After`` on 429/503 up to
-    ``max_retry_after`` seconds; never stores a secret header or token parameter.
+    records every redirect hop as its own exchange; retries transient failures (timeouts, resets,
+    5xx) with exponential backoff and jitter, and 429s after ``Retry-After`` or the platform's
+    reset header, closing that host for every capture sharing the ``gate``; never stores a secret
+    header or token parameter. Every attempt that got an answer is kept as an exchange, so the
+    WARC shows the 503 before the 200.
     """
 
     def __init__(
@@ -259,9 +252,16 @@ class HttpClient:
         allow_private: bool = False,
         clock: Clock | None = None,
         headers: dict[str, str] | None = None,
+        gate: HostGate | None = None,
+        rng: random.Random | None = None,
+        on_retry: Callable[[str, str], None] | None = None,
     ) -> None:
         self.limits = limits or HttpLimits()
         self.clock = clock or SystemClock()
+        self.gate = gate or LocalHostGate(self.clock)
+        self.rng = rng or random.Random()
+        self.on_retry = on_retry
+        self.retries = 0
         self.log = get_logger()
         transport = httpx.HTTPTransport(retries=0)
         # httpx has no public hook for the network backend; the pool is rebuilt with ours.
@@ -295,25 +295,41 @@ class HttpClient:
     def get(self, url: str, *, headers: dict[str, str] | None = None) -> list[Exchange]:
         """GET ``url``, following redirects; returns every hop, the final answer last.
 
-        Raises :class:`NetworkGuardError` for a refused address and :class:`CaptureError` when no
-        response at all could be had (DNS, connect, timeout before headers).
+        Raises :class:`NetworkGuardError` for a refused address, :class:`RateLimitedError` when
+        the host asks for a longer wait than ``max_retry_after``, and
+        :class:`ConnectionFailedError` when no response at all could be had after the retries.
         """
         hops: list[Exchange] = []
         headers = dict(headers or {})
         current = url
-        retries_429 = 0
+        attempt = 0
         while True:
-            exchange = self._fetch_once(current, headers)
+            self._wait_for_gate(current)
+            try:
+                exchange = self._fetch_once(current, headers)
+            except ConnectionFailedError as exc:
+                if attempt >= self.limits.max_retries:
+                    raise
+                attempt += 1
+                self._back_off(current, attempt, "connection", str(exc))
+                continue
             hops.append(exchange)
-            if exchange.status in (429, 503) and retries_429 < self.limits.max_retries_429:
-                wait = retry_after_seconds(exchange.headers.get("retry-after"), self.clock.now())
-                if wait is not None and wait <= self.limits.max_retry_after:
-                    retries_429 += 1
-                    self.log.info(
-                        "http.retry_after", url=exchange.url, status=exchange.status, seconds=wait
-                    )
-                    self.clock.sleep(wait)
-                    continue
+            if exchange.status in TRANSIENT_STATUS:
+                wait = wait_from_headers(exchange.headers, self.clock.now())
+                if exchange.status == 429 or wait is not None:
+                    seconds = wait if wait is not None else self._backoff_seconds(attempt + 1)
+                    self.gate.close_for(host_of(current), seconds)  # for every sharing capture
+                    if seconds > self.limits.max_retry_after:
+                        exchange.notes.append(f"rate limited for {seconds:.0f} s; not waited")
+                        return hops  # the next scheduled capture tries again
+                if attempt >= self.limits.max_retries:
+                    return hops
+                attempt += 1
+                if exchange.status == 429 or wait is not None:
+                    self._note_retry(current, f"http {exchange.status}", seconds)
+                else:
+                    self._back_off(current, attempt, f"http {exchange.status}", exchange.reason)
+                continue  # the gate makes a rate limit's wait before the next attempt
             if exchange.redirect_to is None:
                 return hops
             if len(hops) > self.limits.max_redirects:
@@ -322,6 +338,44 @@ class HttpClient:
             if host_of(exchange.redirect_to) != host_of(current):
                 headers = {}  # never hand credentials to another host
             current = exchange.redirect_to
+
+    def _wait_for_gate(self, url: str) -> None:
+        host = host_of(url)
+        wait = self.gate.wait_time(host)
+        if wait <= 0:
+            return
+        if wait > self.limits.max_retry_after:
+            raise RateLimitedError(
+                f"{host} asked not to be contacted for {wait:.0f} s more (rate limit), longer "
+                f"than ARCHIVER_HTTP_MAX_RETRY_AFTER={self.limits.max_retry_after:.0f}; the next "
+                "scheduled capture tries again"
+            )
+        self.log.info("http.rate_limited_wait", host=host, seconds=round(wait, 3))
+        self.clock.sleep(wait)
+
+    def _backoff_seconds(self, attempt: int) -> float:
+        """Exponential backoff with equal jitter: half fixed, half random."""
+        cap = min(self.limits.backoff_max, self.limits.backoff_base * 2.0 ** (attempt - 1))
+        return cap / 2 + self.rng.uniform(0, cap / 2)
+
+    def _back_off(self, url: str, attempt: int, reason: str, detail: str) -> None:
+        seconds = self._backoff_seconds(attempt)
+        self._note_retry(url, reason, seconds, detail=detail)
+        self.clock.sleep(seconds)
+
+    def _note_retry(self, url: str, reason: str, seconds: float, detail: str = "") -> None:
+        self.retries += 1
+        host = host_of(url)
+        self.log.info(
+            "http.retry",
+            url=redact_url(url),
+            reason=reason,
+            detail=detail[:200],
+            seconds=round(seconds, 3),
+            retries=self.retries,
+        )
+        if self.on_retry is not None:
+            self.on_retry(host, reason)
 
     def _fetch_once(self, url: str, headers: dict[str, str]) -> Exchange:
         tap = _WireTap()
@@ -341,7 +395,7 @@ class HttpClient:
             except NetworkGuardError:
                 raise
             except httpx.HTTPError as exc:
-                raise CaptureError(
+                raise ConnectionFailedError(
                     f"GET {safe_url} failed before a response: {type(exc).__name__}: {exc}"
                 ) from None
             try:
@@ -403,5 +457,4 @@ __all__ = [
     "host_of",
     "redact_request_bytes",
     "redact_url",
-    "retry_after_seconds",
 ]

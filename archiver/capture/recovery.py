@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +13,7 @@ from archiver.capture.connectors import connector_for
 from archiver.capture.ship import series_or_unscheduled, ship
 from archiver.errors import UsageError
 from archiver.governance.audit import record_event
-from archiver.index.api import NormalizedPost
+from archiver.index.api import NormalizedPost, WarcFileInfo
 from archiver.index.models import CaptureRow, WarcFileRow
 from archiver.logging import get_logger
 from archiver.runtime import Runtime
@@ -149,11 +150,22 @@ def _ingest(rt: Runtime, path: Path, records: list[ReadRecord], note: str) -> No
     record_event(rt, "capture.recovered", capture_id, {"warc": path.name, "records": len(records)})
 
 
-def recover_spool(rt: Runtime) -> RecoveryReport:
+def _in_flight(
+    rt: Runtime, path: Path, warc: WarcFileInfo | None, busy: Callable[[str], bool]
+) -> bool:
+    """True when a running capture may still index or ship this file itself."""
+    if warc is None:  # not indexed yet: its capture may be about to
+        account = _warcinfo(read_file_records(path)).get("account")
+        return account is None or busy(account)
+    return busy(warc.account) and rt.index.get_capture(warc.capture_id).status == "running"
+
+
+def recover_spool(rt: Runtime, busy: Callable[[str], bool] | None = None) -> RecoveryReport:
     """Make every file left in the spool whole, indexed and (when the store answers) stored.
 
-    ``.open`` files a live process holds locked are left alone. Idempotent: running it twice
-    indexes nothing twice and ships nothing twice.
+    ``.open`` files a live process holds locked are left alone, and so are the files of any
+    account for which ``busy`` says a capture is running (it ships its own). Idempotent: running
+    it twice indexes nothing twice and ships nothing twice.
     """
     log = get_logger()
     report = RecoveryReport()
@@ -185,6 +197,8 @@ def recover_spool(rt: Runtime) -> RecoveryReport:
         log.warning("spool.repaired", warc=closed.name, records=len(records), cut=result.cut_bytes)
     for path in sorted(spool.glob(f"*{WARC_SUFFIX}")):
         warc = rt.index.get_warc(path.name)
+        if busy is not None and _in_flight(rt, path, warc, busy):
+            continue
         if warc is None:
             records = read_file_records(path, with_payloads=True)
             note = (

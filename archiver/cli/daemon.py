@@ -16,5 +16,9 @@ def run(
     from archiver.service.runner import Daemon, run_once
 
     rt = runtime()
-    code = run_once(rt) if once else Daemon(rt, workers=workers).run()
+    code = (
+        run_once(rt)
+        if once
+        else Daemon(rt, workers=workers, ship_every=rt.settings.spool_ship_interval).run()
+    )
     raise typer.Exit(code)

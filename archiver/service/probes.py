@@ -45,6 +45,17 @@ class Metrics:
             ["account"],
             registry=r,
         )
+        self.retries = Counter(
+            "archiver_http_retries",
+            "HTTP requests asked again (timeouts, resets, 5xx, 429) by host and reason",
+            ["host", "reason"],
+            registry=r,
+        )
+        self.shipped = Counter(
+            "archiver_spool_shipped",
+            "WARC files shipped from the spool after the store came back",
+            registry=r,
+        )
         self.leader = Gauge("archiver_leader", "1 when this daemon schedules captures", registry=r)
         spool = Gauge("archiver_spool_files", "WARC files waiting in the spool", registry=r)
         spool.set_function(

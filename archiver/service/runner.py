@@ -66,6 +66,7 @@ class Daemon:
         workers: int = 4,
         lease_retry: float = 5.0,
         drain_timeout: float = 300.0,
+        ship_every: float = 60.0,
     ) -> None:
         self.rt = rt
         self.log = get_logger(component="daemon")
@@ -84,6 +85,9 @@ class Daemon:
         self._reload_requested = False
         self._running: dict[str, threading.Lock] = {}
         self._jobs: dict[str, str] = {}  # account id -> schedule fingerprint
+        self.failing: dict[str, str] = {}  # account id -> why its last capture failed
+        self.ship_every = ship_every
+        rt.on_retry = lambda host, reason: self.metrics.retries.labels(host, reason).inc()
         self.probes = ProbeServer(rt.settings.health_addr, self.metrics, self.readiness)
 
     # --- signals and probes -------------------------------------------------------------------
@@ -113,6 +117,7 @@ class Daemon:
         except ArchiverError as exc:
             state["store"] = str(exc)
         state["ready"] = all(v is True for k, v in state.items() if k != "leader")
+        state["accounts_failing"] = dict(self.failing)  # surfaced, but the daemon still serves
         return state
 
     def _on_submitted(self, event: JobSubmissionEvent) -> None:
@@ -135,11 +140,30 @@ class Daemon:
             self.metrics.bytes.labels(account_id).inc(result.bytes)
             if result.status == "ok":
                 self.metrics.last_success.labels(account_id).set(self.rt.clock.now().timestamp())
+            if result.status == "failed":
+                self.failing[account_id] = "; ".join(result.problems) or "failed"
+            else:
+                self.failing.pop(account_id, None)
         except ArchiverError as exc:  # e.g. the account left the policies mid-run
             self.metrics.captures.labels(account_id, "failed").inc()
             self.log.error("daemon.capture_error", account=account_id, error=str(exc))
         finally:
             lock.release()
+
+    def _busy(self, account_id: str) -> bool:
+        lock = self._running.get(account_id)
+        return lock is not None and lock.locked()
+
+    def _ship_backlog(self) -> None:
+        """Ship (and index) what outages left in the spool, skipping accounts being captured."""
+        try:
+            report = recover_spool(self.rt, busy=self._busy)
+        except ArchiverError as exc:  # the index or store is still away: next round
+            self.log.warning("spool.ship_deferred", error=str(exc))
+            return
+        if report.shipped:
+            self.metrics.shipped.inc(len(report.shipped))
+            self.log.info("spool.shipped", files=len(report.shipped))
 
     @staticmethod
     def _fingerprint(account: Account) -> str:
@@ -159,7 +183,8 @@ class Daemon:
             fingerprint = self._fingerprint(account)
             if self._jobs.get(account_id) == fingerprint:
                 continue
-            trigger = trigger_for(account.schedule, start=now, jitter=None)
+            jitter = self.rt.settings.schedule_jitter or None
+            trigger = trigger_for(account.schedule, start=now, jitter=jitter)
             if account_id in self._jobs:
                 self.scheduler.reschedule_job(account_id, trigger=trigger)
                 self.scheduler.modify_job(account_id, args=[account_id])
@@ -216,6 +241,14 @@ class Daemon:
                     self.metrics.leader.set(1)
                     recover_spool(self.rt)
                     self._sync_jobs(self.rt.policies or policies, catch_up=True)
+                    self.scheduler.add_job(
+                        self._ship_backlog,
+                        "interval",
+                        seconds=self.ship_every,
+                        id="_spool",
+                        name="ship the spool backlog",
+                        replace_existing=True,
+                    )
                     self.scheduler.resume()
                 self._wake.wait(timeout=self.lease_retry)
                 self._wake.clear()

@@ -24,7 +24,9 @@ def trigger_for(
             timezone=tz,
             jitter=jitter,
         )
-    return CronTrigger.from_crontab(schedule.text, timezone=tz)
+    cron = CronTrigger.from_crontab(schedule.text, timezone=tz)
+    cron.jitter = jitter  # from_crontab takes no jitter; the trigger honours the attribute
+    return cron
 
 
 def next_fire(schedule: Schedule, after: datetime) -> datetime:

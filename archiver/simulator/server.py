@@ -26,7 +26,7 @@ import socket
 import sys
 import threading
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -46,7 +46,7 @@ DEFAULT_BIG_BYTES = 50 * 1024 * 1024
 MAX_SLOW_SECONDS = 30.0
 HANG_SECONDS = 60.0
 MAX_REDIRECT_HOPS = 50
-FAULT_KINDS = ("429", "500", "malformed", "html", "truncated", "slow")
+FAULT_KINDS = ("429", "429-reset", "500", "502", "503", "malformed", "html", "truncated", "slow")
 
 _NO_BODY = frozenset({204, 304})
 _TEXT_TYPES = frozenset(
@@ -334,7 +334,8 @@ class Simulator:
 
     def inject_fault(self, route: str, kind: str, *, count: int = 1, retry_after: int = 1) -> None:
         """Make the next ``count`` requests whose ``host/path`` starts with ``route`` misbehave:
-        ``429`` (with Retry-After), ``500``, ``malformed`` JSON, ``html`` instead of JSON,
+        ``429`` (with Retry-After), ``429-reset`` (with X-RateLimit-Reset), ``500``/``502``/``503``,
+        ``malformed`` JSON, ``html`` instead of JSON,
         ``truncated`` body, or ``slow`` (``retry_after`` seconds)."""
         with self._lock:
             self._faults[route.lower()] = [kind, count, retry_after]
@@ -625,8 +626,15 @@ class _Handler(BaseHTTPRequestHandler):
                 ("X-RateLimit-Remaining", "0"),
             ]
             self._send_json(429, {"error": "Too many requests"}, head=head, headers=headers)
-        elif kind == "500":
-            self._send_json(500, {"error": "Internal server error"}, head=head)
+        elif kind == "429-reset":  # Mastodon's way: no Retry-After, an ISO reset time
+            reset = datetime.now(UTC) + timedelta(seconds=retry_after)
+            headers = [
+                ("X-RateLimit-Remaining", "0"),
+                ("X-RateLimit-Reset", reset.isoformat(timespec="milliseconds")),
+            ]
+            self._send_json(429, {"error": "Too many requests"}, head=head, headers=headers)
+        elif kind in ("500", "502", "503"):
+            self._send_json(int(kind), {"error": "Server error"}, head=head)
         elif kind == "malformed":
             self._send(200, b'{"data": [{"id": "1", "text": "cut', "application/json", head=head)
         elif kind == "html":
