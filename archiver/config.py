@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     storage_url: str | None = None
     policies: Path = Path("./policies")
-    broker_url: str | None = None
+    broker_url: str | None = None  # amqp://...: captures run on `archiver worker` processes
+    broker_queue: str = "archiver.captures"  # the Celery queue capture tasks travel on
     allow_private_networks: bool = False
     actor: str = _default_actor()
     log_format: Literal["json", "console"] = "console"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from archiver.cli.common import runtime
+from archiver.cli.common import runtime, settings
 
 
 def run(
@@ -22,3 +22,13 @@ def run(
         else Daemon(rt, workers=workers, ship_every=rt.settings.spool_ship_interval).run()
     )
     raise typer.Exit(code)
+
+
+def worker(
+    concurrency: int = typer.Option(1, "--concurrency", help="Captures this worker runs at once."),
+    name: str = typer.Option("archiver", "--name", help="Worker name (shown in broker tools)."),
+) -> None:
+    """Run capture tasks from the broker (ARCHIVER_BROKER_URL) until stopped: distributed mode."""
+    from archiver.service.distributed import run_worker
+
+    raise typer.Exit(run_worker(settings(), concurrency=concurrency, name=name))

@@ -227,3 +227,19 @@ class TombstoneRow(SQLModel, table=True):
     approved_by: str
     disposed_by: str
     disposed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class TaskRow(SQLModel, table=True):
+    """A capture task of distributed mode, one per (account, scheduled slot): what makes a
+    re-delivered or twice-enqueued task run its capture once."""
+
+    __tablename__ = "tasks"
+
+    key: str = Field(primary_key=True)  # account@slot (ISO, UTC)
+    account: str = Field(index=True)
+    scheduled_for: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    state: str = Field(index=True)  # queued | running | done
+    attempts: int = 0
+    worker: str | None = None
+    capture_id: str | None = None
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -1,4 +1,4 @@
-"""One leader: only one daemon schedules captures against the same index.
+"""Leases that die with their holder: one leader daemon, one worker per capture task.
 
 PostgreSQL: a session-level advisory lock held on a dedicated connection (released by the server
 when the holder dies). SQLite (one host): an exclusive ``flock`` on a file in the data dir
@@ -8,7 +8,9 @@ when the holder dies). SQLite (one host): an exclusive ``flock`` on a file in th
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
+import re
 from pathlib import Path
 from typing import IO, Any
 
@@ -17,12 +19,19 @@ from sqlalchemy.engine import Engine
 LOCK_KEY = 0x41524348  # "ARCH"
 
 
-class LeaderLease:
-    """Try to become the leader; ``acquire`` never blocks, call it again to take over."""
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit advisory-lock key for ``name``."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), signed=True)
 
-    def __init__(self, engine: Engine, data_dir: Path) -> None:
+
+class Lease:
+    """An exclusive lease on ``name``; ``acquire`` never blocks, call it again to take over."""
+
+    def __init__(self, engine: Engine, data_dir: Path, name: str, key: int | None = None) -> None:
         self.engine = engine
         self.data_dir = data_dir
+        self.name = name
+        self.key = lock_key(name) if key is None else key
         self._conn: Any = None
         self._file: IO[str] | None = None
 
@@ -31,19 +40,20 @@ class LeaderLease:
         return self._conn is not None or self._file is not None
 
     def acquire(self) -> bool:
-        """True when this process is (now) the leader."""
+        """True when this process holds (now) the lease."""
         if self.held:
             return True
         if self.engine.dialect.name == "postgresql":
             conn = self.engine.connect()
-            got = conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({LOCK_KEY})").scalar()
+            got = conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({self.key})").scalar()
             if got:
                 self._conn = conn
                 return True
             conn.close()
             return False
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        fh = (self.data_dir / "daemon.leader").open("a+")
+        path = self.data_dir / (re.sub(r"[^A-Za-z0-9._-]", "_", self.name) + ".lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = path.open("a+")
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -59,10 +69,17 @@ class LeaderLease:
     def release(self) -> None:
         if self._conn is not None:
             try:
-                self._conn.exec_driver_sql(f"SELECT pg_advisory_unlock({LOCK_KEY})")
+                self._conn.exec_driver_sql(f"SELECT pg_advisory_unlock({self.key})")
             finally:
                 self._conn.close()
                 self._conn = None
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+class LeaderLease(Lease):
+    """The daemon's: only the holder schedules captures."""
+
+    def __init__(self, engine: Engine, data_dir: Path) -> None:
+        super().__init__(engine, data_dir, "daemon.leader", key=LOCK_KEY)

@@ -45,6 +45,12 @@ class Metrics:
             ["account"],
             registry=r,
         )
+        self.enqueued = Counter(
+            "archiver_tasks_enqueued",
+            "Capture tasks handed to workers (distributed mode)",
+            ["account"],
+            registry=r,
+        )
         self.retries = Counter(
             "archiver_http_retries",
             "HTTP requests asked again (timeouts, resets, 5xx, 429) by host and reason",

@@ -32,7 +32,7 @@ from archiver.policy.model import Account, PolicySet
 from archiver.runtime import Runtime
 from archiver.service.lease import LeaderLease
 from archiver.service.probes import Metrics, ProbeServer
-from archiver.service.timing import missed_run, trigger_for
+from archiver.service.timing import missed_run, slot_for, trigger_for
 
 
 def last_runs(rt: Runtime) -> dict[str, datetime]:
@@ -87,6 +87,11 @@ class Daemon:
         self._jobs: dict[str, str] = {}  # account id -> schedule fingerprint
         self.failing: dict[str, str] = {}  # account id -> why its last capture failed
         self.ship_every = ship_every
+        self.app: Any = None
+        if rt.settings.broker_url:
+            from archiver.service.distributed import make_app
+
+            self.app = make_app(rt.settings)
         rt.on_retry = lambda host, reason: self.metrics.retries.labels(host, reason).inc()
         self.probes = ProbeServer(rt.settings.health_addr, self.metrics, self.readiness)
 
@@ -134,6 +139,8 @@ class Daemon:
             self.log.info("daemon.overlap_skipped", account=account_id)
             return
         try:
+            if self.app is not None and self._enqueue(account_id):
+                return
             result = capture_account(self.rt, account_id, trigger="schedule")
             self.metrics.captures.labels(account_id, result.status).inc()
             self.metrics.records.labels(account_id).inc(result.records)
@@ -149,6 +156,23 @@ class Daemon:
             self.log.error("daemon.capture_error", account=account_id, error=str(exc))
         finally:
             lock.release()
+
+    def _enqueue(self, account_id: str) -> bool:
+        """Distributed mode: hand the run to the workers. False (capture here) when the broker
+        is away, so a RabbitMQ outage never costs a scheduled capture."""
+        from archiver.service.distributed import enqueue
+
+        policies = self.rt.policies
+        account = policies.accounts.get(account_id) if policies else None
+        if account is None:
+            return True  # left the policies: nothing to do
+        try:
+            enqueue(self.app, account_id, slot_for(account.schedule, self.rt.clock.now()))
+        except Exception as exc:  # kombu/amqp errors have no common base worth importing
+            self.log.error("task.enqueue_failed", account=account_id, error=str(exc))
+            return False
+        self.metrics.enqueued.labels(account_id).inc()
+        return True
 
     def _busy(self, account_id: str) -> bool:
         lock = self._running.get(account_id)

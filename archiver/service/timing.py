@@ -45,3 +45,29 @@ def missed_run(schedule: Schedule, last_run: datetime | None, now: datetime) -> 
     if last_run is None:
         return True
     return next_fire(schedule, last_run) <= now
+
+
+def slot_for(schedule: Schedule, now: datetime) -> datetime:
+    """The scheduled time a run starting at ``now`` belongs to: the same for any daemon that fires
+    it (a standby taking over, a jittered start), so the run's task is idempotent.
+
+    Intervals count in whole intervals from the Unix epoch; cron takes its latest time at or
+    before ``now``.
+    """
+    if schedule.kind == "interval":
+        step = schedule.interval().total_seconds()
+        return datetime.fromtimestamp((now.timestamp() // step) * step, tz=now.tzinfo)
+    trigger = trigger_for(schedule)
+    for window in (
+        timedelta(minutes=2),
+        timedelta(hours=2),
+        timedelta(days=2),
+        timedelta(days=367),
+    ):
+        # cron has no "previous": walk forward through the smallest window holding a fire
+        latest, probe = None, now - window
+        while (fire := trigger.get_next_fire_time(None, probe)) is not None and fire <= now:
+            latest, probe = fire, fire + timedelta(seconds=1)
+        if latest is not None:
+            return latest.astimezone(now.tzinfo)  # type: ignore[no-any-return]
+    return now  # no fire in a year (e.g. 30 February): the run is its own slot
