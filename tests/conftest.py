@@ -165,6 +165,25 @@ def make_runtime(tmp_path: Path, backend: dict[str, str], sim: Simulator) -> Mak
     return make
 
 
+def archiver_env(rt: Runtime | None = None, **settings: object) -> dict[str, str]:
+    """Environment for an ``archiver`` subprocess: this process's without its ``ARCHIVER_``
+    variables, then ``rt``'s data dir, index, store and policies, then ``settings`` (setting names,
+    e.g. ``health_addr=...``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
+    values: dict[str, object] = {}
+    if rt is not None:
+        values.update(
+            data_dir=rt.settings.data_dir,
+            database_url=rt.settings.effective_database_url,
+            storage_url=rt.settings.effective_storage_url,
+            policies=rt.settings.policies,
+            allow_private_networks="true",
+        )
+    values.update(settings)
+    env.update({f"ARCHIVER_{name.upper()}": str(value) for name, value in values.items()})
+    return env
+
+
 def write_policy(folder: Path, text: str, name: str = "p.yaml") -> Path:
     """Write a policy file into ``folder`` (created) and return the folder."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ from archiver.capture.recovery import recover_spool
 from archiver.simulator import Simulator
 from archiver.warc.reader import read_file_records
 from archiver.warc.spool import whole_records_length
-from tests.conftest import MakeRuntime, write_policy
+from tests.conftest import MakeRuntime, archiver_env, write_policy
 
 IMAGES = 8
 
@@ -80,15 +80,11 @@ accounts:
 """,
     )
     rt = make_runtime(policies=policies)  # migrates the index, creates the bucket
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
-    env.update(
-        ARCHIVER_DATA_DIR=str(rt.settings.data_dir),
-        ARCHIVER_DATABASE_URL=rt.settings.effective_database_url,
-        ARCHIVER_STORAGE_URL=rt.settings.effective_storage_url,
-        ARCHIVER_POLICIES=str(policies),
-        ARCHIVER_ALLOW_PRIVATE_NETWORKS="true",
-        ARCHIVER_HTTP_READ_TIMEOUT="120",
-        ARCHIVER_LOG_LEVEL="warning",
+    env = archiver_env(
+        rt,
+        policies=str(policies),
+        http_read_timeout="120",
+        log_level="warning",
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "archiver.cli.main", "capture", "crashy"],

@@ -19,7 +19,7 @@ import pytest
 from archiver.policy.model import Schedule
 from archiver.service.runner import Daemon
 from archiver.service.timing import missed_run, next_fire
-from tests.conftest import MakeRuntime, write_policy
+from tests.conftest import MakeRuntime, archiver_env, write_policy
 
 T0 = datetime(2026, 11, 24, 10, 17, tzinfo=UTC)
 
@@ -119,15 +119,11 @@ def daemon_env(
     procs: list[subprocess.Popen[bytes]] = []
 
     def start(port: int) -> subprocess.Popen[bytes]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
-        env.update(
-            ARCHIVER_DATA_DIR=str(rt.settings.data_dir),
-            ARCHIVER_DATABASE_URL=rt.settings.effective_database_url,
-            ARCHIVER_STORAGE_URL=rt.settings.effective_storage_url,
-            ARCHIVER_POLICIES=str(folder),
-            ARCHIVER_ALLOW_PRIVATE_NETWORKS="true",
-            ARCHIVER_HEALTH_ADDR=f"127.0.0.1:{port}",
-            ARCHIVER_LOG_LEVEL="warning",
+        env = archiver_env(
+            rt,
+            policies=str(folder),
+            health_addr=f"127.0.0.1:{port}",
+            log_level="warning",
         )
         proc = subprocess.Popen(
             [sys.executable, "-m", "archiver.cli.main", "run"],
@@ -191,15 +187,8 @@ def test_only_one_daemon_schedules_and_a_standby_takes_over(
 
 def test_run_once_exit_codes(make_runtime: MakeRuntime, tmp_path: Path) -> None:
     rt = make_runtime()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
-    env.update(
-        ARCHIVER_DATA_DIR=str(rt.settings.data_dir),
-        ARCHIVER_DATABASE_URL=rt.settings.effective_database_url,
-        ARCHIVER_STORAGE_URL=rt.settings.effective_storage_url,
-        ARCHIVER_POLICIES=str(rt.settings.policies),
-        ARCHIVER_ALLOW_PRIVATE_NETWORKS="true",
-        SIMULATOR_URL=rt.variables["SIMULATOR_URL"],
-    )
+    env = archiver_env(rt)
+    env["SIMULATOR_URL"] = rt.variables["SIMULATOR_URL"]
     ok = subprocess.run(
         [sys.executable, "-m", "archiver.cli.main", "run", "--once"],
         env=env,
@@ -245,20 +234,11 @@ def test_storage_outage_spools_and_ships_every_capture_once(
         os.environ.update(weed.env())  # for make_runtime's store (this test's process)
         folder = write_policy(tmp_path / "pol", POLICY.format(url=sim.base_url))  # type: ignore[attr-defined]
         rt = make_runtime(policies=folder, storage_url=storage)
-        db = rt.settings.effective_database_url
         port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
-        env.update(
-            weed.env(),
-            ARCHIVER_DATA_DIR=str(rt.settings.data_dir),
-            ARCHIVER_DATABASE_URL=db,
-            ARCHIVER_STORAGE_URL=storage,
-            ARCHIVER_POLICIES=str(folder),
-            ARCHIVER_ALLOW_PRIVATE_NETWORKS="true",
-            ARCHIVER_HEALTH_ADDR=f"127.0.0.1:{port}",
-            ARCHIVER_SPOOL_SHIP_INTERVAL="1",
-            ARCHIVER_LOG_LEVEL="warning",
+        env = archiver_env(
+            rt, health_addr=f"127.0.0.1:{port}", spool_ship_interval="1", log_level="warning"
         )
+        env.update(weed.env())
         proc = subprocess.Popen(
             [sys.executable, "-m", "archiver.cli.main", "run"],
             env=env,

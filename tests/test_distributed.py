@@ -3,7 +3,6 @@ task is re-delivered to the other and the account is captured and stored exactly
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from archiver.service.distributed import (
 )
 from archiver.service.lease import Lease
 from archiver.simulator import Simulator
-from tests.conftest import MakeRuntime, write_policy
+from tests.conftest import MakeRuntime, archiver_env, write_policy
 
 BROKER = "amqp://guest:guest@127.0.0.1:5672//"
 FEED = "www.example-agency.gov/news.rdf"
@@ -71,16 +70,12 @@ def cluster(
     procs: list[subprocess.Popen[bytes]] = []
 
     def start_worker(name: str) -> subprocess.Popen[bytes]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
-        env.update(
-            ARCHIVER_DATA_DIR=str(tmp_path / name),  # its own spool, as on its own machine
-            ARCHIVER_DATABASE_URL=rt.settings.effective_database_url,
-            ARCHIVER_STORAGE_URL=rt.settings.effective_storage_url,
-            ARCHIVER_POLICIES=str(folder),
-            ARCHIVER_ALLOW_PRIVATE_NETWORKS="true",
-            ARCHIVER_BROKER_URL=rabbitmq,
-            ARCHIVER_BROKER_QUEUE=queue,
-            ARCHIVER_LOG_LEVEL="info",
+        env = archiver_env(
+            rt,
+            data_dir=str(tmp_path / name),  # its own spool, as on its own machine
+            broker_url=rabbitmq,
+            broker_queue=queue,
+            log_level="info",
         )
         log = (tmp_path / f"{name}.log").open("wb")
         proc = subprocess.Popen(
@@ -172,8 +167,7 @@ def test_a_task_runs_once_per_slot_and_never_beside_its_account(
 
 
 def test_worker_without_a_broker_is_a_usage_error(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
-    env["ARCHIVER_DATA_DIR"] = str(tmp_path)
+    env = archiver_env(data_dir=tmp_path)
     done = subprocess.run(
         [sys.executable, "-m", "archiver.cli.main", "worker"],
         env=env,
@@ -193,17 +187,13 @@ def test_the_daemon_enqueues_and_workers_capture(cluster: Any, tmp_path: Path) -
     (folder / "p.yaml").write_text((folder / "p.yaml").read_text().replace("PT1H", "PT2S"))
     start_worker("w1")
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
-    env.update(
-        ARCHIVER_DATA_DIR=str(tmp_path / "daemon"),
-        ARCHIVER_DATABASE_URL=rt.settings.effective_database_url,
-        ARCHIVER_STORAGE_URL=rt.settings.effective_storage_url,
-        ARCHIVER_POLICIES=str(folder),
-        ARCHIVER_ALLOW_PRIVATE_NETWORKS="true",
-        ARCHIVER_BROKER_URL=rt.settings.broker_url,
-        ARCHIVER_BROKER_QUEUE=queue,
-        ARCHIVER_HEALTH_ADDR=f"127.0.0.1:{port}",
-        ARCHIVER_LOG_LEVEL="warning",
+    env = archiver_env(
+        rt,
+        data_dir=str(tmp_path / "daemon"),
+        broker_url=rt.settings.broker_url,
+        broker_queue=queue,
+        health_addr=f"127.0.0.1:{port}",
+        log_level="warning",
     )
     daemon = subprocess.Popen(
         [sys.executable, "-m", "archiver.cli.main", "run"],

@@ -203,3 +203,12 @@ def items(
             continue
         if made is not None:
             yield made
+
+
+def add_unseen(posts: list[NormalizedPost], seen: set[str], new: Iterable[NormalizedPost]) -> None:
+    """Append the posts of ``new`` whose native id is not in ``seen`` (a reply met twice, in two
+    threads, is one record), remembering them."""
+    for post in new:
+        if post.native_id not in seen:
+            seen.add(post.native_id)
+            posts.append(post)

@@ -15,6 +15,7 @@ from urllib.parse import quote
 from archiver.capture.connectors.api import (
     CursorGuard,
     PageError,
+    add_unseen,
     fetch_media,
     get_json,
     items,
@@ -137,10 +138,7 @@ class BlueskyConnector:
                 continue
             views = [r["post"] for r in replies if isinstance(r, dict) and "post" in r]
             build = partial(_post, record_id=page.record_id, kind="reply", web=web)
-            for reply in items(session, "thread", views, build):
-                if reply.native_id not in known:
-                    known.add(reply.native_id)
-                    result.posts.append(reply)
+            add_unseen(result.posts, known, items(session, "thread", views, build))
 
     def posts_from_response(
         self,

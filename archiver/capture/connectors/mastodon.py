@@ -16,6 +16,7 @@ from urllib.parse import quote
 from archiver.capture.connectors.api import (
     CursorGuard,
     PageError,
+    add_unseen,
     credential,
     fetch_media,
     get_json,
@@ -174,15 +175,8 @@ class MastodonConnector:
             except (KeyError, TypeError):
                 session.problem(f"replies to {sid}: no descendants in the answer; kept raw")
                 continue
-            for reply in items(
-                session,
-                f"replies to {sid}",
-                descendants,
-                partial(_post, record_id=ctx.record_id, kind="reply"),
-            ):
-                if reply.native_id not in known:
-                    known.add(reply.native_id)
-                    result.posts.append(reply)
+            build = partial(_post, record_id=ctx.record_id, kind="reply")
+            add_unseen(result.posts, known, items(session, f"replies to {sid}", descendants, build))
 
     def posts_from_response(
         self,

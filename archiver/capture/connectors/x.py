@@ -16,6 +16,7 @@ from urllib.parse import quote
 from archiver.capture.connectors.api import (
     CursorGuard,
     PageError,
+    add_unseen,
     credential,
     fetch_media,
     get_json,
@@ -171,10 +172,7 @@ class XConnector:
             build = partial(
                 _post, record_id=page.record_id, username="i", web=web, media={}, kind="reply"
             )
-            for reply in items(session, "replies", replies, build):
-                if reply.native_id not in known:
-                    known.add(reply.native_id)
-                    result.posts.append(reply)
+            add_unseen(result.posts, known, items(session, "replies", replies, build))
 
     def posts_from_response(
         self,
