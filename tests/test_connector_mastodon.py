@@ -4,13 +4,16 @@ edits and deletions as records events, every bad input archived and flagged."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from archiver.capture.connectors.api import CursorGuard
 from archiver.capture.job import capture_account
+from archiver.clock import FrozenClock
 from archiver.retrieval import extract
+from archiver.runtime import Runtime
 from archiver.simulator import Simulator
 from tests.conftest import MakeRuntime
 from tests.platforms import (
@@ -223,3 +226,42 @@ def test_a_cursor_that_comes_back_stops_the_listing() -> None:
     assert not guard.admit("a")
     assert session.problems and "loops" in session.problems[0]
     assert not guard.admit(None) and not guard.admit("")
+
+
+def statuses_pages(rt: Runtime, capture_id: str) -> int:
+    ledger = rt.index.get_capture(capture_id).ledger
+    return len([e for e in ledger["exchanges"] if "/statuses?" in e["url"]])
+
+
+def test_incremental_listing_between_full_listings(
+    make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path
+) -> None:
+    clock = FrozenClock(datetime.now(UTC))
+    options = "{comments: false, media: false, max_items: 1000, full_listing_every: P1D}"
+    rt = make_runtime(policy(tmp_path, sim, options=options), clock=clock)
+    full = capture_account(rt, ACCOUNT)
+    assert rt.index.get_capture(full.capture_id).ledger["complete_listing"] is True
+    sim.advance()  # round 2: a new status, and an edit of the second-newest
+    clock.advance(timedelta(hours=1))
+    quick = capture_account(rt, ACCOUNT)
+    ledger = rt.index.get_capture(quick.capture_id).ledger
+    assert ledger["complete_listing"] is False and ledger["incremental_after"]
+    assert quick.posts == {"new": 1, "edited": 0, "deleted": 0}  # the edit waits for a full run
+    clock.advance(timedelta(days=1))
+    daily = capture_account(rt, ACCOUNT)
+    assert rt.index.get_capture(daily.capture_id).ledger["complete_listing"] is True
+    assert daily.posts["edited"] == 1 and daily.posts["new"] == 0
+
+
+def test_an_unchanged_account_costs_one_page_between_full_listings(
+    make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path
+) -> None:
+    options = "{comments: false, media: false, max_items: 1000, full_listing_every: P1D}"
+    folder = policy(tmp_path, sim, handle="@bench200@social.example.gov", options=options)
+    rt = make_runtime(folder)
+    full = capture_account(rt, ACCOUNT)
+    again = capture_account(rt, ACCOUNT)
+    assert statuses_pages(rt, full.capture_id) == 5  # 200 statuses, 40 a page
+    assert statuses_pages(rt, again.capture_id) == 1
+    assert again.status == "ok" and again.posts["new"] == 0
+    assert again.bytes < full.bytes / 3  # at 200 posts the warcinfo and ledger records dominate

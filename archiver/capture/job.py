@@ -31,7 +31,7 @@ from archiver.governance.policy_log import record_policy_in_force
 from archiver.index.api import Index, NormalizedPost, RecordExtra, jsonable
 from archiver.index.models import CaptureRow, WarcFileRow
 from archiver.logging import get_logger
-from archiver.policy.model import Account
+from archiver.policy.model import Account, period_before
 from archiver.runtime import Runtime
 from archiver.warc.spool import ClosedWarc, SpoolWriter, WarcContext
 from archiver.warc.writer import Block, http_head_length
@@ -64,7 +64,15 @@ def new_capture_id(rt: Runtime) -> str:
 class _Session:
     """The capture session handed to connectors: fetch-and-record, problems, ledger."""
 
-    def __init__(self, http: HttpClient, recorder: Recorder, log: Any, clock: Clock) -> None:
+    def __init__(
+        self,
+        http: HttpClient,
+        recorder: Recorder,
+        log: Any,
+        clock: Clock,
+        known_until: datetime | None = None,
+    ) -> None:
+        self.known_until = known_until
         self.http = http
         self.recorder = recorder
         self.log = log
@@ -186,6 +194,19 @@ class _Session:
         self.log.warning("capture.problem", problem=message, url=url)
 
 
+def incremental_floor(rt: Runtime, account: Account) -> datetime | None:
+    """When the account's ``full_listing_every`` allows an incremental listing now: the newest
+    indexed post's publication time (connectors stop listing there). None: list everything."""
+    every = account.options.full_listing_every
+    if not every:
+        return None
+    last_full, newest = rt.index.listing_state(account.id)
+    if last_full is None or newest is None:
+        return None
+    now = rt.clock.now()
+    return newest if now - last_full < period_before(every, now) else None
+
+
 def capture_account(rt: Runtime, account_id: str, *, trigger: str = "cli") -> CaptureResult:
     """Capture one account now. Never raises for platform or network trouble: the outcome is
     in the result and the ledger (``failed`` / ``partial``); raises UsageError for an unknown
@@ -245,7 +266,8 @@ def capture_account(rt: Runtime, account_id: str, *, trigger: str = "cli") -> Ca
     posts_counts = {"new": 0, "edited": 0, "deleted": 0}
     complete = False
     with rt.http_client() as http:
-        session = _Session(http, recorder, log, rt.clock)
+        known_until = incremental_floor(rt, account) if index_up else None
+        session = _Session(http, recorder, log, rt.clock, known_until)
         try:
             connector = connector_for(account.platform)
             if "api" in account.capture:
@@ -302,6 +324,7 @@ def capture_account(rt: Runtime, account_id: str, *, trigger: str = "cli") -> Ca
         "error": fatal,
         "problems": session.problems,
         "complete_listing": complete,
+        "incremental_after": session.known_until,
         "posts": posts_counts,
         "exchanges": session.exchanges,
     }

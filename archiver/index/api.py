@@ -238,6 +238,9 @@ def _warc(row: WarcFileRow) -> WarcFileInfo:
     )
 
 
+_COMPLETE = '"complete_listing": true'  # as the ledger JSON spells it (indent=1, sorted keys)
+
+
 class Index:
     """Typed access to the index database. Thread-safe (a session per call)."""
 
@@ -302,6 +305,24 @@ class Index:
             if account:
                 q = q.where(CaptureRow.account == account)
             return [_capture(r) for r in s.exec(q)]
+
+    def listing_state(self, account: str) -> tuple[datetime | None, datetime | None]:
+        """(start of the account's latest capture that listed its whole window, publication
+        time of its newest indexed post): what incremental listing needs."""
+        last_full: datetime | None = None
+        with session_scope(self.engine) as s:
+            rows = s.exec(
+                select(CaptureRow.started_at, CaptureRow.ledger)
+                .where(CaptureRow.account == account, col(CaptureRow.ledger).contains(_COMPLETE))
+                .order_by(col(CaptureRow.started_at).desc())
+                .limit(1)
+            ).first()
+            if rows is not None:
+                last_full = utc(rows[0])
+            newest = s.exec(
+                select(func.max(PostRow.published_at)).where(PostRow.account == account)
+            ).first()
+        return last_full, (utc(newest) if newest else None)
 
     # --- WARC files and records ---------------------------------------------------------------
 

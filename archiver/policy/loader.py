@@ -84,8 +84,9 @@ class OptionsSpec(_Strict):
     pages: bool = False
     max_bytes: int | None = Field(default=None, gt=0)
     since: str | None = None  # ISO-8601 duration: only posts newer than now minus this
+    full_listing_every: str | None = None  # ISO-8601 duration: list everything this often only
 
-    @field_validator("since")
+    @field_validator("since", "full_listing_every")
     @classmethod
     def _since(cls, value: str | None) -> str | None:
         return None if value is None else _duration(value)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 import isodate
@@ -92,6 +92,16 @@ UNSCHEDULED = Series(
 )
 
 
+def period_before(text: str, end: datetime) -> timedelta:
+    """The length of the ISO-8601 duration ``text`` ending at ``end`` (months and years counted
+    on the calendar)."""
+    period = isodate.parse_duration(text)
+    delta: timedelta = (
+        period.totimedelta(end=end) if isinstance(period, isodate.Duration) else period
+    )
+    return delta
+
+
 @dataclass(frozen=True)
 class CaptureOptions:
     """Per-account capture options (``options:`` in the policy)."""
@@ -102,6 +112,11 @@ class CaptureOptions:
     pages: bool = False
     max_bytes: int | None = None
     since: str | None = None  # ISO-8601 duration window (e.g. P30D); None: no window
+    full_listing_every: str | None = None
+    """ISO-8601 duration (e.g. P1D). Set: captures in between list only posts newer than the
+    newest already indexed (incremental, a few bytes for an unchanged account), and one capture
+    per period lists the whole window, which is what finds edits and deletions. None: every
+    capture lists the whole window."""
 
 
 @dataclass(frozen=True)

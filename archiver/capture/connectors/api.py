@@ -15,13 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-import isodate
-
 from archiver.capture.connectors.base import CaptureSession
 from archiver.capture.http import Exchange
 from archiver.capture.text import html_to_text
 from archiver.index.api import NormalizedPost
-from archiver.policy.model import Account
+from archiver.policy.model import Account, period_before
 
 T = TypeVar("T")
 
@@ -141,9 +139,7 @@ def since_cutoff(account: Account, session: CaptureSession) -> datetime | None:
     if not account.options.since or account.options.since == "permanent":
         return None
     now = session.now()
-    period = isodate.parse_duration(account.options.since)
-    delta = period.totimedelta(end=now) if isinstance(period, isodate.Duration) else period
-    cutoff: datetime = now - delta
+    cutoff: datetime = now - period_before(account.options.since, now)
     return cutoff
 
 

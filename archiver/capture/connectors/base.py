@@ -41,6 +41,13 @@ class CaptureSession(Protocol):
         """The capture's clock (injected; tests freeze it)."""
         ...
 
+    @property
+    def known_until(self) -> datetime | None:
+        """Publication time of the newest post already indexed, when this capture may list
+        incrementally (stop at it, the listing then not complete); None: list the whole window.
+        """
+        ...
+
     def resource(
         self, uri: str, content_type: str, data: bytes, *, concurrent_to: str | None = None
     ) -> str:

@@ -97,6 +97,7 @@ class MastodonConnector:
 
         result = ConnectorResult(listing_record_id=None)
         cutoff = since_cutoff(account, session)
+        floor = session.known_until
         limit = account.options.max_items
         guard = CursorGuard(session, "statuses")
         url: str | None = f"{base}/api/v1/accounts/{acct_id}/statuses?limit={PAGE_LIMIT}"
@@ -118,6 +119,9 @@ class MastodonConnector:
                 if cutoff and post.published_at and post.published_at < cutoff:
                     complete = True  # the window ends here
                     url = None
+                    break
+                if floor and post.published_at and post.published_at <= floor:
+                    url = None  # incremental: the rest is indexed (not complete: no deletions)
                     break
                 result.posts.append(post)
                 if len(result.posts) >= limit:
