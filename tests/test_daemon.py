@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +16,7 @@ from archiver.policy.model import Schedule
 from archiver.service.runner import Daemon
 from archiver.service.timing import missed_run, next_fire
 from tests.conftest import MakeRuntime, archiver_env, write_policy
+from tests.processes import free_port, metric, ticker_policy, wait_for
 
 T0 = datetime(2026, 11, 24, 10, 17, tzinfo=UTC)
 
@@ -67,54 +64,11 @@ def test_a_slow_capture_is_not_run_twice_at_once(make_runtime: MakeRuntime) -> N
 # --- a real daemon process ---------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def metric(port: int, name: str) -> float:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
-            text = r.read().decode()
-    except OSError:
-        return -1.0
-    total = 0.0
-    for line in text.splitlines():
-        if re.match(rf"{name}(\{{.*\}})? ", line):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
-def wait_for(condition: Callable[[], bool], what: str, limit: float = 60) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}")
-
-
-POLICY = """\
-series:
-  - id: s
-    title: Test
-    retention: P30D
-accounts:
-  - id: ticker
-    agency: Test
-    platform: feed
-    url: {url}/www.example-agency.gov/news.rdf
-    series: s
-    schedule: PT1S
-"""
-
-
 @pytest.fixture
 def daemon_env(
     make_runtime: MakeRuntime, sim: object, tmp_path: Path
 ) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    folder = write_policy(tmp_path / "pol", POLICY.format(url=sim.base_url))  # type: ignore[attr-defined]
+    folder = write_policy(tmp_path / "pol", ticker_policy(sim.base_url))  # type: ignore[attr-defined]
     rt = make_runtime(policies=folder)
     procs: list[subprocess.Popen[bytes]] = []
 
@@ -232,7 +186,7 @@ def test_storage_outage_spools_and_ships_every_capture_once(
         bucket = "outage"
         storage = f"s3://{bucket}/warcs?endpoint_url={weed.endpoint_url}&region=us-east-1"
         os.environ.update(weed.env())  # for make_runtime's store (this test's process)
-        folder = write_policy(tmp_path / "pol", POLICY.format(url=sim.base_url))  # type: ignore[attr-defined]
+        folder = write_policy(tmp_path / "pol", ticker_policy(sim.base_url))  # type: ignore[attr-defined]
         rt = make_runtime(policies=folder, storage_url=storage)
         port = free_port()
         env = archiver_env(

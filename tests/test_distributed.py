@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,23 +30,10 @@ from archiver.service.distributed import (
 from archiver.service.lease import Lease
 from archiver.simulator import Simulator
 from tests.conftest import MakeRuntime, archiver_env, write_policy
+from tests.processes import FEED, free_port, metric, ticker_policy, wait_for
 
 BROKER = "amqp://guest:guest@127.0.0.1:5672//"
-FEED = "www.example-agency.gov/news.rdf"
 SLOT = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-POLICY = """\
-series:
-  - id: s
-    title: Test
-    retention: P30D
-accounts:
-  - id: ticker
-    agency: Test
-    platform: feed
-    url: {url}/{feed}
-    series: s
-    schedule: PT1H
-"""
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +51,7 @@ def cluster(
     make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path, rabbitmq: str
 ) -> Iterator[Any]:
     """A runtime on the current backend, a queue of this test's own, and a worker starter."""
-    folder = write_policy(tmp_path / "pol", POLICY.format(url=sim.base_url, feed=FEED))
+    folder = write_policy(tmp_path / "pol", ticker_policy(sim.base_url, "PT1H"))
     queue = f"archiver-test-{uuid.uuid4().hex[:8]}"
     rt = make_runtime(policies=folder, broker_url=rabbitmq, broker_queue=queue)
     procs: list[subprocess.Popen[bytes]] = []
@@ -94,15 +81,6 @@ def cluster(
             proc.wait(timeout=10)
     with Connection(rabbitmq) as conn:  # leave the broker as it was
         conn.default_channel.queue_delete(queue)
-
-
-def wait_for(condition: Callable[[], bool], what: str, limit: float = 60) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def stored_feed_responses(rt: Runtime) -> int:
@@ -150,7 +128,7 @@ def test_a_task_runs_once_per_slot_and_never_beside_its_account(
     make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path
 ) -> None:
     """The idempotency and overlap rules themselves, in-process on both backends."""
-    folder = write_policy(tmp_path / "pol", POLICY.format(url=sim.base_url, feed=FEED))
+    folder = write_policy(tmp_path / "pol", ticker_policy(sim.base_url, "PT1H"))
     rt = make_runtime(policies=folder)
     assert run_capture_task(rt, "ticker", SLOT) == "ok"
     assert run_capture_task(rt, "ticker", SLOT) == "done-before"
@@ -180,8 +158,6 @@ def test_worker_without_a_broker_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_the_daemon_enqueues_and_workers_capture(cluster: Any, tmp_path: Path) -> None:
-    from tests.test_daemon import free_port, metric
-
     rt, start_worker, queue = cluster
     folder = rt.settings.policies
     (folder / "p.yaml").write_text((folder / "p.yaml").read_text().replace("PT1H", "PT2S"))

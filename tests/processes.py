@@ -1,0 +1,61 @@
+"""Helpers for tests that run `archiver` processes: ports, metrics, waiting, a one-feed policy."""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+import urllib.request
+from collections.abc import Callable
+
+import pytest
+
+FEED = "www.example-agency.gov/news.rdf"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def metric(port: int, name: str) -> float:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+            text = r.read().decode()
+    except OSError:
+        return -1.0
+    total = 0.0
+    for line in text.splitlines():
+        if re.match(rf"{name}(\{{.*\}})? ", line):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def wait_for(condition: Callable[[], bool], what: str, limit: float = 60) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def ticker_policy(base_url: str, schedule: str = "PT1S") -> str:
+    """One feed account ``ticker`` on the simulator, captured every ``schedule``."""
+    return TICKER.format(url=base_url, feed=FEED, schedule=schedule)
+
+
+TICKER = """\
+series:
+  - id: s
+    title: Test
+    retention: P30D
+accounts:
+  - id: ticker
+    agency: Test
+    platform: feed
+    url: {url}/{feed}
+    series: s
+    schedule: {schedule}
+"""
