@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from archiver.capture.connectors.base import CaptureSession
+from archiver.capture.connectors.base import CaptureSession, ConnectorResult
 from archiver.capture.http import Exchange
 from archiver.capture.text import html_to_text
 from archiver.index.api import NormalizedPost
@@ -179,6 +179,34 @@ def fetch_media(session: CaptureSession, account: Account, posts: Iterable[Norma
             ex = session.fetch(url, purpose="media")
             if ex is not None and ex.status >= 400:
                 session.problem(f"media {url} answered HTTP {ex.status}", url=url)
+
+
+def listing_page(
+    session: CaptureSession,
+    result: ConnectorResult,
+    url: str,
+    *,
+    what: str,
+    field: str,
+    headers: dict[str, str] | None = None,
+) -> tuple[Page, Any] | None:
+    """Fetch one page of an account's listing and take ``field`` from it.
+
+    None when the page failed or lacks ``field`` (the problem is noted, the page is in the WARC,
+    the listing is then not complete); the first page fetched becomes the listing record.
+    """
+    try:
+        page = get_json(session, url, what=what, headers=headers)
+        rows = page.data[field]
+    except PageError as exc:
+        session.problem(str(exc), url=url)
+        return None
+    except (KeyError, TypeError):
+        session.problem(f"{what}: no {field} in the answer; kept raw", url=url)
+        return None
+    if result.listing_record_id is None:
+        result.listing_record_id = page.record_id
+    return page, rows
 
 
 def items(

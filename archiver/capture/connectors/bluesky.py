@@ -19,6 +19,7 @@ from archiver.capture.connectors.api import (
     fetch_media,
     get_json,
     items,
+    listing_page,
     parse_time,
     raw_json,
     since_cutoff,
@@ -86,17 +87,10 @@ class BlueskyConnector:
             url = f"{base}/app.bsky.feed.getAuthorFeed?actor={quote(did)}&limit={PAGE_LIMIT}"
             if cursor:
                 url += f"&cursor={quote(cursor)}"
-            try:
-                page = get_json(session, url, what="author feed page")
-                feed = page.data["feed"]
-            except PageError as exc:
-                session.problem(str(exc), url=url)
+            listed = listing_page(session, result, url, what="author feed page", field="feed")
+            if listed is None:
                 break
-            except (KeyError, TypeError):
-                session.problem("author feed page: no feed in the answer; kept raw", url=url)
-                break
-            if result.listing_record_id is None:
-                result.listing_record_id = page.record_id
+            page, feed = listed
             build = partial(_post, record_id=page.record_id, web=web)
             posts = list(items(session, "author feed", [f["post"] for f in feed], build))
             stop = False

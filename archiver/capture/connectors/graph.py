@@ -20,6 +20,7 @@ from archiver.capture.connectors.api import (
     fetch_media,
     get_json,
     items,
+    listing_page,
     parse_time,
     raw_json,
     since_cutoff,
@@ -110,17 +111,10 @@ class _GraphConnector:
         url: str | None = f"{root}/{owner_id}/{self.edge}?fields={self.fields}&limit=100&{auth}"
         complete = False
         while url:
-            try:
-                page = get_json(session, url, what=f"{self.edge} page")
-                rows = page.data["data"]
-            except PageError as exc:
-                session.problem(str(exc), url=url)
+            listed = listing_page(session, result, url, what=f"{self.edge} page", field="data")
+            if listed is None:
                 break
-            except (KeyError, TypeError):
-                session.problem(f"{self.edge} page: no data in the answer; kept raw", url=url)
-                break
-            if result.listing_record_id is None:
-                result.listing_record_id = page.record_id
+            page, rows = listed
             stop = False
             for post in items(
                 session, self.edge, rows, partial(self.build, record_id=page.record_id)

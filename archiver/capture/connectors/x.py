@@ -21,6 +21,7 @@ from archiver.capture.connectors.api import (
     fetch_media,
     get_json,
     items,
+    listing_page,
     parse_time,
     raw_json,
     since_cutoff,
@@ -108,18 +109,13 @@ class XConnector:
             url = f"{root}/2/users/{user_id}/tweets?max_results=100&{FIELDS}"
             if token_param:
                 url += f"&pagination_token={quote(token_param)}"
-            try:
-                page = get_json(session, url, what="timeline page", headers=auth)
-                tweets = page.data.get("data") or []
-                meta = page.data["meta"]
-            except PageError as exc:
-                session.problem(str(exc), url=url)
+            listed = listing_page(
+                session, result, url, what="timeline page", field="meta", headers=auth
+            )
+            if listed is None:
                 break
-            except (KeyError, TypeError, AttributeError):
-                session.problem("timeline page: no meta in the answer; kept raw", url=url)
-                break
-            if result.listing_record_id is None:
-                result.listing_record_id = page.record_id
+            page, meta = listed
+            tweets = page.data.get("data") or []  # a timeline with nothing new has no data
             media = {
                 m["media_key"]: m["url"]
                 for m in (page.data.get("includes") or {}).get("media", [])

@@ -21,6 +21,7 @@ from archiver.capture.connectors.api import (
     fetch_media,
     get_json,
     items,
+    listing_page,
     parse_time,
     raw_json,
 )
@@ -145,17 +146,10 @@ class YouTubeConnector:
             )
             if token:
                 url += f"&pageToken={quote(token)}"
-            try:
-                page = get_json(session, url, what="uploads page")
-                rows = page.data["items"]
-            except PageError as exc:
-                session.problem(str(exc), url=url)
+            listed = listing_page(session, result, url, what="uploads page", field="items")
+            if listed is None:
                 break
-            except (KeyError, TypeError):
-                session.problem("uploads page: no items in the answer; kept raw", url=url)
-                break
-            if result.listing_record_id is None:
-                result.listing_record_id = page.record_id
+            page, rows = listed
             for row in rows:
                 vid = (row.get("contentDetails") or {}).get("videoId")
                 if vid and len(ids) < account.options.max_items:
