@@ -209,6 +209,23 @@ def listing_page(
     return page, rows
 
 
+def take_in_window(
+    result: ConnectorResult,
+    posts: Iterable[NormalizedPost],
+    cutoff: datetime | None,
+    limit: int,
+) -> bool:
+    """Append a listing page's ``posts`` (newest first) to ``result`` until the window ends: a
+    post older than ``cutoff``, or ``limit`` posts taken. True when it ended there."""
+    for post in posts:
+        if (cutoff and post.published_at and post.published_at < cutoff) or len(
+            result.posts
+        ) >= limit:
+            return True
+        result.posts.append(post)
+    return False
+
+
 def items(
     session: CaptureSession,
     what: str,

@@ -23,6 +23,7 @@ from archiver.capture.connectors.api import (
     parse_time,
     raw_json,
     since_cutoff,
+    take_in_window,
 )
 from archiver.capture.connectors.base import CaptureSession, ConnectorResult
 from archiver.index.api import NormalizedPost
@@ -93,14 +94,7 @@ class BlueskyConnector:
             page, feed = listed
             build = partial(_post, record_id=page.record_id, web=web)
             posts = list(items(session, "author feed", [f["post"] for f in feed], build))
-            stop = False
-            for post in posts:
-                if (cutoff and post.published_at and post.published_at < cutoff) or len(
-                    result.posts
-                ) >= account.options.max_items:
-                    stop = True
-                    break
-                result.posts.append(post)
+            stop = take_in_window(result, posts, cutoff, account.options.max_items)
             cursor = page.data.get("cursor")
             if stop or not feed or not cursor:
                 complete = True

@@ -24,6 +24,7 @@ from archiver.capture.connectors.api import (
     parse_time,
     raw_json,
     since_cutoff,
+    take_in_window,
 )
 from archiver.capture.connectors.base import CaptureSession, ConnectorResult
 from archiver.index.api import NormalizedPost
@@ -115,16 +116,8 @@ class _GraphConnector:
             if listed is None:
                 break
             page, rows = listed
-            stop = False
-            for post in items(
-                session, self.edge, rows, partial(self.build, record_id=page.record_id)
-            ):
-                if (cutoff and post.published_at and post.published_at < cutoff) or len(
-                    result.posts
-                ) >= account.options.max_items:
-                    stop = True
-                    break
-                result.posts.append(post)
+            posts = items(session, self.edge, rows, partial(self.build, record_id=page.record_id))
+            stop = take_in_window(result, posts, cutoff, account.options.max_items)
             nxt = (page.data.get("paging") or {}).get("next")
             if stop or not rows or not nxt:
                 complete, url = True, None

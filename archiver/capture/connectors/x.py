@@ -25,6 +25,7 @@ from archiver.capture.connectors.api import (
     parse_time,
     raw_json,
     since_cutoff,
+    take_in_window,
 )
 from archiver.capture.connectors.base import CaptureSession, ConnectorResult
 from archiver.index.api import NormalizedPost
@@ -124,14 +125,8 @@ class XConnector:
             build = partial(
                 _post, record_id=page.record_id, username=username, web=web, media=media
             )
-            stop = False
-            for post in items(session, "timeline page", tweets, build):
-                if (cutoff and post.published_at and post.published_at < cutoff) or len(
-                    result.posts
-                ) >= account.options.max_items:
-                    stop = True
-                    break
-                result.posts.append(post)
+            posts = items(session, "timeline page", tweets, build)
+            stop = take_in_window(result, posts, cutoff, account.options.max_items)
             token_param = meta.get("next_token")
             if stop or not token_param:
                 complete = True
