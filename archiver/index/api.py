@@ -46,6 +46,17 @@ def utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _with_latest_version() -> Any:
+    """``SELECT post, its latest version``: where post listings start."""
+    return select(PostRow, PostVersionRow).join(
+        PostVersionRow,
+        and_(
+            col(PostVersionRow.post_id) == col(PostRow.post_id),
+            col(PostVersionRow.version) == col(PostRow.versions),
+        ),
+    )
+
+
 def jsonable(value: Any) -> Any:
     """Dataclasses, datetimes and containers as JSON-ready values (ISO-8601 UTC times)."""
     if isinstance(value, datetime):
@@ -609,14 +620,7 @@ class Index:
         """An account's posts (latest version each), newest first."""
         with session_scope(self.engine) as s:
             q = (
-                select(PostRow, PostVersionRow)
-                .join(
-                    PostVersionRow,
-                    and_(
-                        col(PostVersionRow.post_id) == col(PostRow.post_id),
-                        col(PostVersionRow.version) == col(PostRow.versions),
-                    ),
-                )
+                _with_latest_version()
                 .where(PostRow.account == account)
                 .order_by(col(PostRow.published_at).desc(), col(PostRow.post_id))
                 .limit(limit)
@@ -871,14 +875,7 @@ class Index:
         while True:
             with session_scope(self.engine) as s:
                 q = (
-                    select(PostRow, PostVersionRow)
-                    .join(
-                        PostVersionRow,
-                        and_(
-                            col(PostVersionRow.post_id) == col(PostRow.post_id),
-                            col(PostVersionRow.version) == col(PostRow.versions),
-                        ),
-                    )
+                    _with_latest_version()
                     .where(col(PostRow.post_id) > last)
                     .order_by(col(PostRow.post_id))
                     .limit(batch)
