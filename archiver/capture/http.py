@@ -295,6 +295,22 @@ class HttpClient:
     def get(self, url: str, *, headers: dict[str, str] | None = None) -> list[Exchange]:
         """GET ``url``, following redirects; returns every hop, the final answer last.
 
+        See :meth:`request` for what it raises.
+        """
+        return self.request("GET", url, headers=headers)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        content: bytes | None = None,
+    ) -> list[Exchange]:
+        """Send ``method`` with body ``content`` to ``url``, following redirects (a 307/308
+        repeats the method and body, any other redirect becomes a GET, as browsers do); returns
+        every hop, the final answer last.
+
         Raises :class:`NetworkGuardError` for a refused address, :class:`RateLimitedError` when
         the host asks for a longer wait than ``max_retry_after``, and
         :class:`ConnectionFailedError` when no response at all could be had after the retries.
@@ -303,10 +319,11 @@ class HttpClient:
         headers = dict(headers or {})
         current = url
         attempt = 0
+        method = method.upper()
         while True:
             self._wait_for_gate(current)
             try:
-                exchange = self._fetch_once(current, headers)
+                exchange = self._fetch_once(current, headers, method, content)
             except ConnectionFailedError as exc:
                 if attempt >= self.limits.max_retries:
                     raise
@@ -337,6 +354,9 @@ class HttpClient:
                 return hops
             if host_of(exchange.redirect_to) != host_of(current):
                 headers = {}  # never hand credentials to another host
+            if exchange.status not in (307, 308):
+                method, content = "GET", None
+                headers.pop("Content-Type", None)
             current = exchange.redirect_to
 
     def _wait_for_gate(self, url: str) -> None:
@@ -377,7 +397,9 @@ class HttpClient:
         if self.on_retry is not None:
             self.on_retry(host, reason)
 
-    def _fetch_once(self, url: str, headers: dict[str, str]) -> Exchange:
+    def _fetch_once(
+        self, url: str, headers: dict[str, str], method: str = "GET", content: bytes | None = None
+    ) -> Exchange:
         tap = _WireTap()
         token = _current.set(tap)
         started = self.clock.now()
@@ -389,14 +411,14 @@ class HttpClient:
         truncated: str | None = None
         error: str | None = None
         try:
-            request = self._client.build_request("GET", url, headers=headers)
+            request = self._client.build_request(method, url, headers=headers, content=content)
             try:
                 response = self._client.send(request, stream=True)
             except NetworkGuardError:
                 raise
             except httpx.HTTPError as exc:
                 raise ConnectionFailedError(
-                    f"GET {safe_url} failed before a response: {type(exc).__name__}: {exc}"
+                    f"{method} {safe_url} failed before a response: {type(exc).__name__}: {exc}"
                 ) from None
             try:
                 for chunk in response.iter_bytes():
@@ -426,7 +448,7 @@ class HttpClient:
         http_version = response.http_version or "HTTP/1.1"
         return Exchange(
             url=safe_url,
-            method="GET",
+            method=method,
             started_at=started,
             request_bytes=redact_request_bytes(bytes(tap.sent)),
             status=response.status_code,

@@ -96,8 +96,34 @@ class _Session:
         if url in self._fetched and purpose == "media":
             return None
         self._fetched.add(url)
+        return self._send("GET", url, purpose, headers, None, secret_fields)
+
+    def post_json(
+        self,
+        url: str,
+        payload: Any,
+        *,
+        purpose: str = "api",
+        headers: dict[str, str] | None = None,
+        secret_fields: tuple[str, ...] = (),
+    ) -> Exchange | None:
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        return self._send("POST", url, purpose, sent, body, secret_fields)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        purpose: str,
+        headers: dict[str, str] | None,
+        content: bytes | None,
+        secret_fields: tuple[str, ...],
+    ) -> Exchange | None:
+        """Send one request, following redirects, and record every hop (request bytes,
+        body included, scrubbed of every registered secret)."""
         try:
-            hops = self.http.get(url, headers=headers)
+            hops = self.http.request(method, url, headers=headers, content=content)
         except NetworkGuardError as exc:
             self.refused.append(str(exc))
             self.problem(str(exc), url=redact_url(url))
@@ -119,6 +145,7 @@ class _Session:
             self.exchanges.append(
                 {
                     "url": ex.url,
+                    "method": ex.method,
                     "purpose": purpose,
                     "status": ex.status,
                     "record_id": written.record_id,

@@ -61,13 +61,18 @@ def get_json(
     what: str,
     headers: dict[str, str] | None = None,
     purpose: str = "api",
+    post: Any = None,
 ) -> Page:
-    """Fetch and archive ``url``, then parse it as JSON.
+    """Fetch and archive ``url`` (POST ``post`` as a JSON body when given), then parse it as
+    JSON.
 
     Raises PageError (never anything else) when no response came, the status is an error, the
     body was cut, or it is not JSON; the raw response is in the WARC either way.
     """
-    ex = session.fetch(url, purpose=purpose, headers=headers)
+    if post is None:
+        ex = session.fetch(url, purpose=purpose, headers=headers)
+    else:
+        ex = session.post_json(url, post, purpose=purpose, headers=headers)
     if ex is None:
         raise PageError(f"{what}: no response from {url}")
     record = session.record_id(ex)

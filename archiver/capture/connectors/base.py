@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from archiver.capture.http import Exchange
 from archiver.index.api import NormalizedPost
@@ -27,6 +27,20 @@ class CaptureSession(Protocol):
         ledger). Never raises for network trouble; raises NetworkGuardError for refused hosts.
         ``secret_fields``: top-level fields of a JSON answer whose values are secrets (an
         access token): registered with :meth:`add_secret` before the response is recorded."""
+        ...
+
+    def post_json(
+        self,
+        url: str,
+        payload: Any,
+        *,
+        purpose: str = "api",
+        headers: dict[str, str] | None = None,
+        secret_fields: tuple[str, ...] = (),
+    ) -> Exchange | None:
+        """POST ``payload`` as a JSON body to ``url`` (an API that takes its parameters so,
+        like WeChat's ``freepublish/batchget``) and record the exchange, request body included
+        and scrubbed of secrets, exactly as :meth:`fetch` does."""
         ...
 
     def record_id(self, exchange: Exchange) -> str | None:
