@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from archiver import __version__
 from archiver.capture.connectors import Connector, ConnectorResult, connector_for
+from archiver.capture.connectors.base import ProbesDeletions
 from archiver.capture.http import REDACTED, Exchange, HttpClient, redact_url
 from archiver.capture.recorder import Recorder
 from archiver.capture.ship import series_or_unscheduled, ship
@@ -318,7 +319,7 @@ def capture_account(rt: Runtime, account_id: str, *, trigger: str = "cli") -> Ca
             posts_counts.update(new=counts["new"], edited=counts["edited"])
             if complete and not fatal:
                 posts_counts["deleted"] = detect_deletions(
-                    index, account, session, result, capture_id, rt.clock.now()
+                    index, connector, account, session, result, capture_id, rt.clock.now()
                 )
         except UsageError as exc:
             fatal = str(exc)
@@ -494,6 +495,7 @@ def browser_capture(
 
 def detect_deletions(
     index: Index,
+    connector: Connector,
     account: Account,
     session: _Session,
     result: ConnectorResult,
@@ -503,7 +505,8 @@ def detect_deletions(
     """Flag posts that left a completely traversed listing window; returns how many.
 
     The window runs from the oldest post in this listing to now: a post seen before, published
-    inside it and absent now is a candidate. A candidate with its own URL is confirmed by that
+    inside it and absent now is a candidate. A candidate is confirmed by its
+    platform's own API when the connector can ask it (:class:`ProbesDeletions`), else by its
     URL answering 404 or 410 (the evidence record); one answering anything else is kept (it may
     have been unpinned or moved) and noted. A candidate without a URL is confirmed by its
     absence from the complete listing (the listing record is the evidence). Nothing is ever
@@ -514,8 +517,17 @@ def detect_deletions(
         return 0
     seen = [p.native_id for p in result.posts]
     deleted = 0
+    prober = connector if isinstance(connector, ProbesDeletions) else None
     for row in index.deletion_candidates(account.id, seen, min(dated)):
-        if row.url:
+        answer = prober.probe_deletion(account, session, row.native_id, row.url) if prober else None
+        if answer is not None:
+            if not answer.deleted:
+                session.log.info(
+                    "post.absent_not_deleted", post_id=row.post_id, probe=answer.detail
+                )
+                continue
+            evidence, detail = answer.record_id, f"absent from the listing; {answer.detail}"
+        elif row.url:
             probe = session.fetch(row.url, purpose="probe")
             if probe is None or probe.status not in (404, 410):
                 status = "no answer" if probe is None else f"HTTP {probe.status}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from archiver.capture.http import Exchange
 from archiver.index.api import NormalizedPost
@@ -86,6 +86,33 @@ def fetch_primary(session: CaptureSession, url: str, *, purpose: str, what: str)
     if exchange.status >= 400:
         return f"{what} answered HTTP {exchange.status} {exchange.reason}"
     return exchange
+
+
+@dataclass(frozen=True)
+class DeletionProbe:
+    """What a platform's own API said of a post absent from a complete listing.
+
+    ``deleted`` True: the API confirms the post is gone (``record_id`` holds that answer, the
+    evidence); False: the API still serves it (unlisted, pinned elsewhere: not deleted).
+    """
+
+    deleted: bool
+    record_id: str | None
+    detail: str
+
+
+@runtime_checkable
+class ProbesDeletions(Protocol):
+    """A connector that confirms a deletion through its platform's API item endpoint (Mastodon
+    ``GET /api/v1/statuses/:id`` 404, X ``GET /2/tweets/:id`` "Not Found", ...). Connectors
+    without it are confirmed through the post's web URL answering 404/410."""
+
+    def probe_deletion(
+        self, account: Account, session: CaptureSession, native_id: str, url: str | None
+    ) -> DeletionProbe | None:
+        """Ask the API for ``native_id``; None when it gave no usable answer (no response, a
+        rate limit, an error that says nothing of the post): the web URL is tried instead."""
+        ...
 
 
 @dataclass
