@@ -462,7 +462,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._route(head=True, post=False)
 
     def do_POST(self) -> None:
-        self._drain_request_body()
+        self._request_body = self._drain_request_body()
         self._route(head=False, post=True)
 
     # --- routing ------------------------------------------------------------------------------
@@ -474,7 +474,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if first == "_sim":
                 self._control(path, head=head, post=post)
-            elif post:
+            elif post and not (_HOST.fullmatch(first) and self._api_post(first, path, parts.query)):
                 self._send_text(
                     405,
                     "only /_sim/advance and /_sim/reset accept POST\n",
@@ -494,18 +494,36 @@ class _Handler(BaseHTTPRequestHandler):
         except _BadRequestError as error:
             self._send_text(400, f"{error}\n", head=head)
 
-    def _world(self, host: str, path: str, query: str, *, head: bool) -> None:
-        fault = self.sim.take_fault(host.lower() + path)
-        if fault is not None:
-            self._injected(fault, host, path, head=head)
-            return
-        request = platforms.ApiRequest(
+    def _api_request(self, host: str, path: str, query: str, method: str) -> platforms.ApiRequest:
+        return platforms.ApiRequest(
             host.lower(),
             path,
             query,
             self.sim.round,
             {k.lower(): v for k, v in self.headers.items()},
+            method=method,
+            body=getattr(self, "_request_body", b"") if method == "POST" else b"",
         )
+
+    def _api_post(self, host: str, path: str, query: str) -> bool:
+        """Answer a POST to a simulated API (WeChat takes its parameters as a JSON body);
+        False when no platform takes POSTs there."""
+        fault = self.sim.take_fault(host.lower() + path)
+        if fault is not None:
+            self._injected(fault, host, path, head=False)
+            return True
+        api = platforms.answer(self._api_request(host, path, query, "POST"))
+        if api is None:
+            return False
+        self._send_resource(api, head=False)
+        return True
+
+    def _world(self, host: str, path: str, query: str, *, head: bool) -> None:
+        fault = self.sim.take_fault(host.lower() + path)
+        if fault is not None:
+            self._injected(fault, host, path, head=head)
+            return
+        request = self._api_request(host, path, query, "HEAD" if head else "GET")
         api = platforms.answer(request)
         if api is not None:
             self._send_resource(api, head=head)
@@ -835,18 +853,18 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.dumps(payload, indent=2, sort_keys=True).encode("utf-8") + b"\n"
         self._send(status, body, "application/json", headers, head=head)
 
-    def _drain_request_body(self) -> None:
-        """Read a POST body off the connection so the next keep-alive request parses cleanly."""
+    def _drain_request_body(self) -> bytes:
+        """Read a POST body off the connection (so the next keep-alive request parses cleanly)
+        and return it; empty when it was chunked or over 1 MiB (the connection then closes)."""
         length_text = str(self.headers.get("Content-Length", "0"))
         if self.headers.get("Transfer-Encoding") or not length_text.isdigit():
             self.close_connection = True
-            return
+            return b""
         length = int(length_text)
         if length > 1024 * 1024:
             self.close_connection = True
-            return
-        if length:
-            self.rfile.read(length)
+            return b""
+        return self.rfile.read(length) if length else b""
 
 
 def _int_param(text: str | None, default: int, name: str, low: int, high: int | None) -> int:

@@ -2,7 +2,8 @@
 
 A platform module defines ``HOSTS`` (the real API hosts it serves) and
 ``answer(request: ApiRequest) -> Resource | None`` (None: not one of its routes, the static world
-answers). Bodies hold real URLs (``https://mastodon.example/...``); the server rewrites them, and
+answers; for a POST, None answers 405). Only a module with ``ACCEPTS_POST = True`` is asked about
+POSTs. Bodies hold real URLs (``https://mastodon.example/...``); the server rewrites them, and
 URLs in headers such as ``Link``, to itself. Everything is a pure function of the round and the
 request, so captures are repeatable: round 2 edits posts, round 3 deletes some.
 """
@@ -34,6 +35,15 @@ class ApiRequest:
     query: str
     round: int
     headers: Mapping[str, str] = field(default_factory=dict)
+    method: str = "GET"  # GET (HEAD is answered as GET) or POST
+    body: bytes = b""  # a POST's body
+
+    def json_body(self) -> Any:
+        """The POST body as JSON; None when absent or not JSON."""
+        try:
+            return json.loads(self.body) if self.body else None
+        except (ValueError, UnicodeDecodeError):
+            return None
 
     @property
     def params(self) -> dict[str, str]:
@@ -82,6 +92,8 @@ def answer(request: ApiRequest) -> Resource | None:
     """The platform module's answer to ``request``, or None when no platform serves it."""
     for module in _modules():
         if request.host in module.HOSTS:
+            if request.method == "POST" and not getattr(module, "ACCEPTS_POST", False):
+                return None
             result: Resource | None = module.answer(request)
             return result
     return None
