@@ -4,14 +4,21 @@ edits and deletions as records events, every bad input archived and flagged."""
 from __future__ import annotations
 
 import json
+import re
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlmodel import select
 
 from archiver.capture.connectors.api import CursorGuard
 from archiver.capture.job import capture_account
 from archiver.clock import FrozenClock
+from archiver.index.db import session_scope
+from archiver.index.models import PostVersionRow
 from archiver.retrieval import extract
 from archiver.runtime import Runtime
 from archiver.simulator import Simulator
@@ -47,14 +54,17 @@ def test_statuses_replies_and_media_are_captured(
     rt = make_runtime(policy(tmp_path, sim))
     result = capture_account(rt, ACCOUNT)
     assert result.status == "ok", result.problems
-    assert result.posts["new"] == 30 + 10  # 30 statuses, two replies on every 7th
-    assert len(posts(rt, "post")) == 30 and len(posts(rt, "reply")) == 10
+    assert result.posts["new"] == 30 + 15  # 30 statuses; on every 7th two replies and a nested one
+    assert len(posts(rt, "post")) == 30 and len(posts(rt, "reply")) == 15
     replies = posts(rt, "reply")
-    assert {r.in_reply_to for r in replies} <= {p.native_id for p in posts(rt, "post")}
+    threads = {p.native_id for p in posts(rt)}
+    assert {r.in_reply_to for r in replies} <= threads
+    assert {r.in_reply_to for r in replies} - {p.native_id for p in posts(rt, "post")}
     ledger = rt.index.get_capture(result.capture_id)
     assert ledger is not None and ledger.ledger["complete_listing"] is True
     fetched = [e for e in ledger.ledger["exchanges"] if e["purpose"] == "media"]
-    assert len(fetched) == 6 and all(e["status"] == 200 for e in fetched)
+    # 6 attachments, 5 link-card images, 3 remote attachments of boosted statuses
+    assert len(fetched) == 6 + 5 + 3 and all(e["status"] == 200 for e in fetched)
     pages = [e["url"] for e in ledger.ledger["exchanges"] if "/statuses?" in e["url"]]
     assert len(pages) == 1 and "limit=40" in pages[0]  # 30 statuses fit one page of 40
     hits = rt.index.search("streamflow")
@@ -119,6 +129,7 @@ def test_edit_then_delete_become_versions_and_deleted_detected(
     assert third.posts["deleted"] == 1, third.problems
     [gone] = events(rt, "deleted_detected")
     assert gone.evidence_record_id and "404" in gone.detail
+    assert "/api/v1/statuses/" in gone.detail  # confirmed by the API, not the web page
     deleted = [p for p in posts(rt) if p.deleted]
     assert len(deleted) == 1 and deleted[0].post_id == gone.post_id
     assert [p.post_id for p in rt.index.list_posts(ACCOUNT, deleted=True)] == [gone.post_id]
@@ -261,7 +272,149 @@ def test_an_unchanged_account_costs_one_page_between_full_listings(
     rt = make_runtime(folder)
     full = capture_account(rt, ACCOUNT)
     again = capture_account(rt, ACCOUNT)
-    assert statuses_pages(rt, full.capture_id) == 5  # 200 statuses, 40 a page
+    # 200 statuses, 40 a page; the fifth page is full, so its Link leads to an empty sixth one
+    assert statuses_pages(rt, full.capture_id) == 6
     assert statuses_pages(rt, again.capture_id) == 1
     assert again.status == "ok" and again.posts["new"] == 0
     assert again.bytes < full.bytes / 3  # at 200 posts the warcinfo and ledger records dominate
+
+
+def _version(rt: Runtime, post_id: str) -> PostVersionRow:
+    """The newest stored version of a post (its raw JSON included)."""
+    with session_scope(rt.index.engine) as s:
+        rows = s.exec(select(PostVersionRow).where(PostVersionRow.post_id == post_id)).all()
+        return max(rows, key=lambda v: v.version)
+
+
+def test_a_boost_is_indexed_as_the_boosted_status_under_its_own_id(
+    make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path
+) -> None:
+    rt = make_runtime(policy(tmp_path, sim))
+    result = capture_account(rt, ACCOUNT)
+    assert result.status == "ok", result.problems
+    boosts = [p for p in posts(rt, "post") if p.author == "noaa@weather.example"]
+    assert len(boosts) == 3  # statuses 4, 13 and 22
+    ledger = rt.index.get_capture(result.capture_id).ledger
+    fetched = {e["url"] for e in ledger["exchanges"] if e["purpose"] == "media"}
+    for boost in boosts:
+        latest = _version(rt, boost.post_id)
+        outer = json.loads(latest.raw)
+        assert outer["reblog"] and outer["content"] == ""  # what the instance served
+        assert boost.native_id == outer["id"] != outer["reblog"]["id"]
+        assert boost.url == outer["reblog"]["url"] and "/activity" not in boost.url
+        assert latest.title == "Boost of @noaa@weather.example"
+        assert latest.text.startswith("Weather outlook") and boost.in_reply_to is None
+        [attachment] = outer["reblog"]["media_attachments"]
+        assert attachment["url"] is None  # not cached by the instance: remote_url is fetched
+        assert any(u.endswith(attachment["remote_url"].split("//", 1)[1]) for u in fetched)
+
+
+def test_replies_to_replies_keep_their_thread_and_authors(
+    make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path
+) -> None:
+    rt = make_runtime(policy(tmp_path, sim))
+    capture_account(rt, ACCOUNT)
+    statuses = {p.native_id for p in posts(rt, "post")}
+    replies = {p.native_id: p for p in posts(rt, "reply")}
+    nested = [r for r in replies.values() if r.in_reply_to in replies]
+    assert len(nested) == 5  # one under the first reply of each of the 5 threads
+    assert all(replies[r.in_reply_to].in_reply_to in statuses for r in nested)
+    assert {r.author for r in replies.values()} == {
+        "resident0@citizen.example",
+        "resident1@citizen.example",
+    }
+
+
+def test_a_link_card_image_is_fetched_as_media_only_when_media_is_on(
+    make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path
+) -> None:
+    rt = make_runtime(policy(tmp_path, sim, options="{media: false}"))
+    result = capture_account(rt, ACCOUNT)
+    ledger = rt.index.get_capture(result.capture_id).ledger
+    assert not [e for e in ledger["exchanges"] if e["purpose"] == "media"]
+    rt2 = make_runtime(policy(tmp_path / "on", sim), data_dir=tmp_path / "on-data")
+    ledger = rt2.index.get_capture(capture_account(rt2, ACCOUNT).capture_id).ledger
+    cards = [e for e in ledger["exchanges"] if "/preview_cards/" in e["url"]]
+    assert len(cards) == 5 and all(e["purpose"] == "media" for e in cards)
+
+
+def test_an_api_probe_without_a_usable_answer_falls_back_to_the_web_page(
+    make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path
+) -> None:
+    rt = make_runtime(policy(tmp_path, sim))
+    capture_account(rt, ACCOUNT)
+    newest = sorted(posts(rt, "post"), key=lambda p: p.published_at, reverse=True)
+    doomed = newest[3]  # round 3 deletes the fourth-newest of round 1
+    sim.advance()
+    sim.advance()
+    route = f"{HOST}/api/v1/statuses/{doomed.native_id}"
+    sim.inject_fault(route, "500", count=fault_repeats("500"))
+    third = capture_account(rt, ACCOUNT)
+    assert third.posts["deleted"] == 1
+    [gone] = events(rt, "deleted_detected")
+    assert gone.post_id == doomed.post_id
+    assert "/api/v1/" not in gone.detail and f"/@usgs/{doomed.native_id}" in gone.detail
+
+
+def _get(sim: Simulator, path: str) -> tuple[int, dict[str, str], Any]:
+    """GET ``path`` of the simulated instance: status, headers, parsed JSON."""
+    try:
+        with urllib.request.urlopen(f"{api_root(sim, HOST)}{path}", timeout=10) as answer:
+            return answer.status, dict(answer.headers.items()), json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers.items()), json.loads(exc.read())
+
+
+def _links(headers: dict[str, str]) -> dict[str, str]:
+    found = re.findall(r'<([^>]+)>;\s*rel="(\w+)"', headers.get("Link", ""))
+    return {rel: url for url, rel in found}
+
+
+BENCH95 = "/api/v1/accounts/2000095/statuses"
+
+
+@pytest.mark.parametrize(("asked", "served"), [("", 20), ("?limit=5", 5), ("?limit=100", 40)])
+def test_the_simulated_listing_clamps_limit_silently_as_mastodon_does(
+    sim: Simulator, asked: str, served: int
+) -> None:
+    status, headers, page = _get(sim, BENCH95 + asked)
+    assert status == 200 and len(page) == served
+    assert [s["id"] for s in page] == sorted((s["id"] for s in page), reverse=True)
+    nxt = _links(headers)["next"]
+    assert nxt.endswith(f"max_id={page[-1]['id']}") and (asked[1:] in nxt)
+    assert _links(headers)["prev"].endswith(f"min_id={page[0]['id']}")
+
+
+def test_the_simulated_listing_links_a_full_last_page_to_an_empty_one(sim: Simulator) -> None:
+    _, headers, first = _get(sim, "/api/v1/accounts/2000040/statuses?limit=40")
+    assert len(first) == 40 and "next" in _links(headers)
+    nxt = _links(headers)["next"].split("/api/v1/", 1)[1]
+    status, headers, last = _get(sim, f"/api/v1/{nxt}")
+    assert status == 200 and last == [] and "Link" not in headers
+
+
+def test_the_simulated_listing_serves_the_page_just_above_min_id(sim: Simulator) -> None:
+    _, _, newest = _get(sim, BENCH95 + "?limit=10")
+    _, _, above = _get(sim, f"{BENCH95}?limit=3&min_id={newest[-1]['id']}")
+    assert [s["id"] for s in above] == [s["id"] for s in newest[-4:-1]]
+    _, _, since = _get(sim, f"{BENCH95}?limit=3&since_id={newest[-1]['id']}")
+    assert [s["id"] for s in since] == [s["id"] for s in newest[:3]]
+
+
+def test_the_simulated_listing_honours_its_filters(sim: Simulator) -> None:
+    _, _, every = _get(sim, "/api/v1/accounts/1001/statuses?limit=40")
+    assert any(s["reblog"] for s in every) and any(s["card"] for s in every)
+    _, _, own = _get(sim, "/api/v1/accounts/1001/statuses?limit=40&exclude_reblogs=true")
+    assert own and not any(s["reblog"] for s in own) and len(own) == len(every) - 3
+    _, _, media = _get(sim, "/api/v1/accounts/1001/statuses?only_media=true&limit=40")
+    assert media and all(s["media_attachments"] for s in media)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/timelines/nowhere", "/api/v2/search?q=x", "/api/v1/statuses/1/reblogged_by/x"],
+)
+def test_unknown_api_paths_answer_mastodons_json_404(sim: Simulator, path: str) -> None:
+    status, headers, body = _get(sim, path)
+    assert status == 404 and body == {"error": "Record not found"}
+    assert headers["Content-Type"].startswith("application/json")

@@ -1,8 +1,11 @@
 """Mastodon (any instance): REST v1, public without a token.
 
-account lookup → ``accounts/:id/statuses`` newest first, following ``Link: rel="next"`` →
-per status, ``statuses/:id/context`` for replies (``options.comments``) and
-``statuses/:id/history`` when it was edited → media. Every page is archived as received.
+account lookup → ``accounts/:id/statuses?limit=40`` newest first, following
+``Link: rel="next"`` → per status, ``statuses/:id/context`` for replies (``options.comments``,
+only when ``replies_count`` > 0; replies to replies included) and ``statuses/:id/history`` when
+it was edited → media (attachments and preview-card images). A boost is indexed under its own
+id with the boosted status's text, author, URL and media. A deletion is confirmed by
+``statuses/:id`` answering 404. Every page is archived as received.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from archiver.capture.connectors.api import (
     raw_json,
     since_cutoff,
 )
-from archiver.capture.connectors.base import CaptureSession, ConnectorResult
+from archiver.capture.connectors.base import CaptureSession, ConnectorResult, DeletionProbe
 from archiver.index.api import NormalizedPost
 from archiver.policy.model import Account
 
@@ -53,20 +56,52 @@ def next_link(link_header: str | None) -> str | None:
     return match.group(1) if match else None
 
 
+def _media(status: dict[str, Any]) -> tuple[str, ...]:
+    """Attachment URLs (``url``; ``remote_url`` or ``preview_url`` when the instance has not
+    cached the file, its ``url`` then null) and the preview card's image."""
+    urls = []
+    for attachment in status.get("media_attachments") or []:
+        if isinstance(attachment, dict):
+            url = attachment.get("url") or attachment.get("remote_url")
+            url = url or attachment.get("preview_url")
+            if url:
+                urls.append(str(url))
+    card = status.get("card")
+    if isinstance(card, dict) and card.get("image"):
+        urls.append(str(card["image"]))
+    return tuple(dict.fromkeys(urls))
+
+
+def _author(status: dict[str, Any]) -> str | None:
+    account = status.get("account") or {}
+    return account.get("acct") or account.get("username") or None
+
+
 def _post(item: dict[str, Any], record_id: str | None, *, kind: str = "post") -> NormalizedPost:
-    account = item.get("account") or {}
+    """One status as a post. A boost (``reblog`` set) keeps its own id (so that un-boosting is
+    tracked as a deletion) and takes text, author, URL and media from the boosted status; its
+    title says ``Boost of @acct`` and ``raw`` keeps the whole boost."""
+    native_id = str(item["id"])
+    boosted = item.get("reblog")
+    shown: dict[str, Any] = boosted if isinstance(boosted, dict) else item
+    title = f"Boost of @{_author(shown) or 'unknown'}" if shown is not item else None
+    if shown is item and kind == "post" and item.get("in_reply_to_id"):
+        kind = "reply"
+    in_reply_to = item.get("in_reply_to_id") if shown is item else None
+    text = plain(f"{shown.get('spoiler_text') or ''} {shown.get('content') or ''}").strip()
     return NormalizedPost(
-        native_id=str(item["id"]),
-        url=item.get("url") or item.get("uri"),
-        text=plain(item.get("spoiler_text", "") + " " + item["content"]).strip(),
+        native_id=native_id,
+        url=shown.get("url") or shown.get("uri"),
+        title=title,
+        text=text,
         published_at=parse_time(item["created_at"]),
-        edited_at=parse_time(item.get("edited_at")),
-        author=account.get("acct") or account.get("username"),
+        edited_at=parse_time(shown.get("edited_at")),
+        author=_author(shown),
         raw=raw_json(item),
         record_id=record_id,
-        kind=kind if kind != "post" or not item.get("in_reply_to_id") else "reply",
-        in_reply_to=item.get("in_reply_to_id"),
-        media=tuple(m["url"] for m in item.get("media_attachments") or [] if m.get("url")),
+        kind=kind,
+        in_reply_to=None if in_reply_to is None else str(in_reply_to),
+        media=_media(shown),
     )
 
 
@@ -152,6 +187,8 @@ class MastodonConnector:
         known = {p.native_id for p in result.posts}
         for post in list(result.posts):
             item: dict[str, Any] = json.loads(post.raw)
+            if item.get("reblog"):
+                continue  # a boost: its thread and history are the boosted author's
             sid = post.native_id
             if post.edited_at:
                 try:
@@ -181,6 +218,39 @@ class MastodonConnector:
                 continue
             build = partial(_post, record_id=ctx.record_id, kind="reply")
             add_unseen(result.posts, known, items(session, f"replies to {sid}", descendants, build))
+
+    def probe_deletion(
+        self, account: Account, session: CaptureSession, native_id: str, url: str | None
+    ) -> DeletionProbe | None:
+        """``GET /api/v1/statuses/:id``: 404 (``{"error": "Record not found"}``) confirms the
+        status is gone; 200 with the same id says it is still served. Anything else (no answer,
+        401/403, 429, 5xx, another body) is no evidence either way: None."""
+        try:
+            base, _ = instance_and_user(account)
+            token = credential(account, session)
+        except PageError:
+            return None
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        endpoint = f"{base}/api/v1/statuses/{quote(native_id, safe='')}"
+        exchange = session.fetch(endpoint, purpose="probe", headers=headers)
+        if exchange is None or exchange.truncated:
+            return None
+        if exchange.status not in (200, 404, 410):
+            return None
+        try:
+            data = json.loads(exchange.content())
+        except (ValueError, UnicodeDecodeError):
+            return None  # an HTML error page (a proxy, a wrong base_url) says nothing
+        if not isinstance(data, dict):
+            return None
+        record_id = session.record_id(exchange)
+        if exchange.status != 200 and "error" in data:
+            detail = f"GET {endpoint} answered {exchange.status} ({data['error']})"
+            return DeletionProbe(deleted=True, record_id=record_id, detail=detail)
+        if exchange.status == 200 and str(data.get("id")) == native_id:
+            detail = f"GET {endpoint} still serves the status"
+            return DeletionProbe(deleted=False, record_id=record_id, detail=detail)
+        return None
 
     def posts_from_response(
         self,

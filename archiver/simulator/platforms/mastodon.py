@@ -1,13 +1,23 @@
 """Mastodon REST v1 on ``social.example.gov``, in the shapes of a real instance.
 
-Routes: ``/api/v1/accounts/lookup?acct=``, ``/api/v1/accounts/:id/statuses`` (``limit`` ≤ 40,
-``max_id``/``since_id``/``min_id``, ``Link`` header with ``rel="next"``/``rel="prev"``),
+Routes: ``/api/v1/accounts/lookup?acct=``, ``/api/v1/accounts/:id/statuses``,
 ``/api/v1/statuses/:id``, ``/api/v1/statuses/:id/context``, ``/api/v1/statuses/:id/history``,
-and each status's public page ``/@user/:id``.
+and each status's public page ``/@user/:id``. Any other ``/api/`` path answers Mastodon's JSON
+404 ``{"error": "Record not found"}``.
 
-Accounts: ``usgs`` (30 statuses, every 7th with two replies, every 5th with an image) and
-``benchN`` (N statuses, for benchmarks). Round 2 edits the second-newest status of ``usgs`` and
-adds a new one; round 3 deletes the fourth-newest (404 everywhere, gone from listings).
+The statuses listing behaves as Mastodon's ``Api::BaseController#limit_param`` does: ``limit``
+defaults to 20 and is silently clamped to 40 (``[limit.to_i.abs, 40].min``, no error); it
+honours ``max_id``, ``since_id``, ``min_id`` (the page just above it), ``exclude_replies``,
+``exclude_reblogs`` and ``only_media``; its ``Link`` header has ``rel="next"`` whenever the page
+is full (so the last full page leads to an empty one, as on a real instance) and ``rel="prev"``
+unless the page is empty, both keeping the request's filter parameters.
+
+Accounts: ``usgs`` (30 statuses; every 7th with two replies and a reply to the first reply,
+every 5th with an image, every 6th from the 3rd on with a link card and its image, every 9th
+from the 4th on a boost of a remote status whose media the instance has not cached: ``url``
+null, ``remote_url`` set) and ``benchN`` (N statuses, for benchmarks). Round 2 edits the
+second-newest status of ``usgs`` and adds a new one; round 3 deletes the fourth-newest (404
+everywhere, gone from listings).
 """
 
 from __future__ import annotations
@@ -15,7 +25,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -111,7 +121,27 @@ def _status(a: _Account, i: int, round_: int, *, reply_to: str | None = None) ->
                 "blurhash": "UCF~Ek_3xu%M",
             }
         )
-    replies = 2 if i % 7 == 0 else 0
+    card = None
+    if i % 6 == 3:
+        card = {
+            "url": f"https://www.example.gov/data/update-{i}",
+            "title": f"Data release {i}",
+            "description": "Tables and maps of the release.",
+            "type": "link",
+            "author_name": "",
+            "author_url": "",
+            "provider_name": "Example Agency",
+            "provider_url": "",
+            "html": "",
+            "width": 400,
+            "height": 210,
+            "image": f"https://{MEDIA}/cache/preview_cards/images/{sid}/original/card.png",
+            "embed_url": "",
+            "blurhash": "UCF~Ek_3xu%M",
+        }
+    replies = 2 if i % 7 == 0 else 0  # direct replies; the context also holds a nested one
+    if i % 9 == 4:
+        return _boost(a, i, sid, created)
     return {
         "id": sid,
         "created_at": created.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
@@ -133,6 +163,78 @@ def _status(a: _Account, i: int, round_: int, *, reply_to: str | None = None) ->
         "reblog": None,
         "account": _account_json(a),
         "media_attachments": media,
+        "mentions": [],
+        "tags": [],
+        "emojis": [],
+        "card": card,
+        "poll": None,
+    }
+
+
+def _boost(a: _Account, i: int, sid: str, created: datetime) -> dict[str, Any]:
+    """A boost: Mastodon's wrapper (empty content, ``/activity`` URLs) around a remote status."""
+    inner_id = str(int(sid) + 70_000)
+    remote = "https://weather.example"
+    inner = {
+        "id": inner_id,
+        "created_at": (created - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "edited_at": None,
+        "in_reply_to_id": None,
+        "in_reply_to_account_id": None,
+        "sensitive": False,
+        "spoiler_text": "",
+        "visibility": "public",
+        "language": "en",
+        "uri": f"{remote}/users/noaa/statuses/{inner_id}",
+        "url": f"{remote}/@noaa/{inner_id}",
+        "replies_count": 0,
+        "reblogs_count": 1,
+        "favourites_count": 4,
+        "content": f"<p>Weather outlook {i}: heavy rain expected along the coast.</p>",
+        "reblog": None,
+        "account": {
+            "id": "8001",
+            "username": "noaa",
+            "acct": "noaa@weather.example",
+            "display_name": "NOAA (synthetic)",
+            "url": f"{remote}/@noaa",
+        },
+        "media_attachments": [
+            {
+                "id": str(950_000 + i),
+                "type": "image",
+                "url": None,  # not fetched by the instance yet
+                "preview_url": None,
+                "remote_url": f"{remote}/system/media_attachments/files/{inner_id}/radar.png",
+                "description": "Radar image",
+                "blurhash": None,
+            }
+        ],
+        "mentions": [],
+        "tags": [],
+        "emojis": [],
+        "card": None,
+        "poll": None,
+    }
+    return {
+        "id": sid,
+        "created_at": created.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "edited_at": None,
+        "in_reply_to_id": None,
+        "in_reply_to_account_id": None,
+        "sensitive": False,
+        "spoiler_text": "",
+        "visibility": "public",
+        "language": None,
+        "uri": f"{BASE}/users/{a.username}/statuses/{sid}/activity",
+        "url": f"{BASE}/users/{a.username}/statuses/{sid}/activity",
+        "replies_count": 0,
+        "reblogs_count": 0,
+        "favourites_count": 0,
+        "content": "",
+        "reblog": inner,
+        "account": _account_json(a),
+        "media_attachments": [],
         "mentions": [],
         "tags": [],
         "emojis": [],
@@ -169,10 +271,19 @@ def _find(sid: str, round_: int) -> tuple[_Account, int] | None:
 
 
 def _replies(a: _Account, i: int) -> list[dict[str, Any]]:
+    """The context's descendants, depth first as Mastodon orders them: two replies to the
+    status, and (after the first) a reply to the first reply."""
     parent = _status_id(a, i)
     out: list[dict[str, Any]] = []
-    for n in range(2 if i % 7 == 0 else 0):
+    if i % 7 or i % 9 == 4:
+        return out
+    for n, to, to_account in (
+        (0, parent, a.id),
+        (2, str(int(parent) + 50_000), "7000"),
+        (1, parent, a.id),
+    ):
         rid = str(int(parent) + 50_000 + n)
+        who = n % 2
         out.append(
             {
                 "id": rid,
@@ -180,18 +291,20 @@ def _replies(a: _Account, i: int) -> list[dict[str, Any]]:
                     "%Y-%m-%dT%H:%M:%S.000Z"
                 ),
                 "edited_at": None,
-                "in_reply_to_id": parent,
-                "in_reply_to_account_id": a.id,
+                "in_reply_to_id": to,
+                "in_reply_to_account_id": to_account,
                 "visibility": "public",
-                "uri": f"https://citizen.example/users/resident{n}/statuses/{rid}",
-                "url": f"https://citizen.example/@resident{n}/{rid}",
-                "content": f"<p>Question {n + 1} about update {i}: where is the data?</p>",
+                "uri": f"https://citizen.example/users/resident{who}/statuses/{rid}",
+                "url": f"https://citizen.example/@resident{who}/{rid}",
+                "content": f"<p>Question {n + 1} about update {i}: where is the data?</p>"
+                if n < 2
+                else f"<p>Same question here, about update {i}.</p>",
                 "account": {
-                    "id": str(7000 + n),
-                    "username": f"resident{n}",
-                    "acct": f"resident{n}@citizen.example",
-                    "display_name": f"Resident {n}",
-                    "url": f"https://citizen.example/@resident{n}",
+                    "id": str(7000 + who),
+                    "username": f"resident{who}",
+                    "acct": f"resident{who}@citizen.example",
+                    "display_name": f"Resident {who}",
+                    "url": f"https://citizen.example/@resident{who}",
                 },
                 "media_attachments": [],
                 "replies_count": 0,
@@ -200,24 +313,67 @@ def _replies(a: _Account, i: int) -> list[dict[str, Any]]:
     return out
 
 
+_FILTERS = ("exclude_replies", "exclude_reblogs", "only_media")
+_INTEGER = re.compile(r"\s*([+-]?\d+)")
+
+
+def _limit(req: ApiRequest) -> int:
+    """Mastodon's ``limit_param(20)``: ``[limit.to_i.abs, 40].min``, 20 when absent."""
+    value = req.param("limit")
+    if value is None:
+        return 20
+    match = _INTEGER.match(value)  # Ruby's to_i: the leading integer, else 0
+    return min(abs(int(match.group(1))) if match else 0, 40)
+
+
+def _truthy(req: ApiRequest, name: str) -> bool:
+    return (req.param(name) or "").lower() in ("1", "true", "t", "on", "yes")
+
+
 def _statuses(req: ApiRequest, a: _Account) -> Resource:
     order, _ = _live(a.username, req.round)
-    limit = req.int_param("limit", 20, low=1, high=40)
-    max_id, since_id = req.param("max_id"), req.param("since_id") or req.param("min_id")
-    ids = [_status_id(a, i) for i in order]
-    chosen = [
-        (sid, i)
-        for sid, i in zip(ids, order, strict=True)
-        if (max_id is None or int(sid) < int(max_id))
-        and (since_id is None or int(sid) > int(since_id))
-    ][:limit]
-    page = [_status(a, i, req.round) for _, i in chosen]
-    links = []
+    limit = _limit(req)
+    try:
+        high, low, above = (
+            int(v) if v else None for v in map(req.param, ("max_id", "since_id", "min_id"))
+        )
+    except ValueError:
+        return json_resource([])
+
+    def wanted(i: int) -> dict[str, Any] | None:
+        sid = int(_status_id(a, i))
+        if (high is not None and sid >= high) or any(
+            b is not None and sid <= b for b in (low, above)
+        ):
+            return None
+        status = _status(a, i, req.round)
+        if (
+            (_truthy(req, "exclude_replies") and status["in_reply_to_id"])
+            or (_truthy(req, "exclude_reblogs") and status["reblog"])
+            or (_truthy(req, "only_media") and not status["media_attachments"])
+        ):
+            return None
+        return status
+
+    # newest first; min_id asks for the page just above it (taken oldest first, served newest first)
+    walk = reversed(order) if above is not None else iter(order)
+    page: list[dict[str, Any]] = []
+    for i in walk:
+        if len(page) >= limit:
+            break
+        status = wanted(i)
+        if status is not None:
+            page.append(status)
+    if above is not None:
+        page.reverse()
+    kept = [("limit", req.param("limit"))] + [(name, req.param(name)) for name in _FILTERS]
+    extra = "".join(f"{name}={value}&" for name, value in kept if value is not None)
     path = f"{BASE}/api/v1/accounts/{a.id}/statuses"
-    if chosen:
-        if chosen[-1][0] != ids[-1]:
-            links.append(f'<{path}?limit={limit}&max_id={chosen[-1][0]}>; rel="next"')
-        links.append(f'<{path}?limit={limit}&min_id={chosen[0][0]}>; rel="prev"')
+    links = []
+    if page and len(page) == limit:  # Mastodon's records_continue?: a full page
+        links.append(f'<{path}?{extra}max_id={page[-1]["id"]}>; rel="next"')
+    if page:
+        links.append(f'<{path}?{extra}min_id={page[0]["id"]}>; rel="prev"')
     headers = (("Link", ", ".join(links)),) if links else ()
     return json_resource(page, headers=headers)
 
@@ -259,4 +415,6 @@ def answer(req: ApiRequest) -> Resource | None:
         a, i = found
         body = f"<!DOCTYPE html><title>{a.name}</title><article>{_content(a, i, False)}</article>"
         return Resource(body.encode(), HTML, EPOCH)
+    if path.startswith("/api/"):
+        return error(404, "Record not found")
     return None
