@@ -283,7 +283,7 @@ def _replies(a: _Account, i: int) -> list[dict[str, Any]]:
         (1, parent, a.id),
     ):
         rid = str(int(parent) + 50_000 + n)
-        who = n % 2
+        who = 0 if n == 0 else 1  # resident1 answers resident0 and the status
         out.append(
             {
                 "id": rid,
