@@ -474,13 +474,14 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if first == "_sim":
                 self._control(path, head=head, post=post)
-            elif post and not (_HOST.fullmatch(first) and self._api_post(first, path, parts.query)):
-                self._send_text(
-                    405,
-                    "only /_sim/advance and /_sim/reset accept POST\n",
-                    [("Allow", "GET, HEAD")],
-                    head=head,
-                )
+            elif post:
+                if not (_HOST.fullmatch(first) and self._api_post(first, path, parts.query)):
+                    self._send_text(
+                        405,
+                        "only /_sim/advance and /_sim/reset accept POST\n",
+                        [("Allow", "GET, HEAD")],
+                        head=head,
+                    )
             elif not first:
                 self._index(head=head)
             elif first == "_fault":
