@@ -6,17 +6,23 @@ Routes, in the shapes of the real Official Account API:
   ``{"access_token": ..., "expires_in": 7200}``. Like the real API, every refusal is HTTP 200
   with ``{"errcode": N, "errmsg": ...}``: 40013 unknown appid, 40125 wrong appsecret, 40002
   wrong ``grant_type``.
-* ``/cgi-bin/freepublish/batchget?access_token=&offset=&count=`` (``count`` 1..20, newest
-  first) → ``{"total_count", "item_count", "item": [{"article_id", "content": {"news_item":
-  [...], "create_time", "update_time"}, "update_time"}]}``; a token the simulator did not issue
-  answers errcode 40001.
-* ``https://mp.weixin.qq.com/s/KEY``: each article's public page (UTF-8 HTML).
-
-**Deviation from the real API.** The real ``freepublish/batchget`` is a ``POST`` with a JSON body
-(``{"offset", "count", "no_content"}``). The capture session only issues ``GET`` (every request
-is recorded by one code path), so the simulator *also* accepts ``GET`` with the same fields as
-query parameters, and the connector uses that form. A connector for the real service would need
-a recorded ``POST``.
+* ``POST /cgi-bin/freepublish/batchget?access_token=TOKEN`` with the JSON body ``{"offset",
+  "count", "no_content"}`` (``count`` 1..20, ``offset`` ≥ 0, newest first) → ``{"total_count",
+  "item_count", "item": [{"article_id", "content": {"news_item": [...], "create_time",
+  "update_time"}, "update_time"}]}``; ``no_content: 1`` leaves each article's ``content`` (its
+  HTML) out, as the real API does. The parameters as a query string (a ``GET``) answer errcode
+  40097 invalid args, out-of-range ones too; a body that is not JSON 47001; no token 41001; a
+  token the simulator did not issue 40001.
+* ``POST /cgi-bin/freepublish/getarticle`` ``{"article_id"}`` → ``{"news_item": [...]}``; an
+  unknown or deleted one errcode 53600.
+* ``POST /cgi-bin/material/batchget_material`` ``{"type", "offset", "count"}`` (the covers are
+  the account's ``image`` material; other types are empty) and ``GET
+  /cgi-bin/material/get_materialcount``.
+* Any other path on ``api.weixin.qq.com``: errcode 48001 api unauthorized (HTTP 200, JSON).
+* ``https://mp.weixin.qq.com/s/KEY``: each article's public page (UTF-8 HTML, with the page
+  script's ``var msg_title``/``nickname``/``ct`` and the ``#js_content`` body the real pages
+  carry). A deleted article's page answers HTTP 200 with the notice "该内容已被发布者删除" in
+  the real notice page's ``weui-msg__title``, as the real site does.
 
 Accounts (each appid's secret is ``sim-wechat-secret``):
 
@@ -26,8 +32,8 @@ Accounts (each appid's secret is ``sim-wechat-secret``):
 * ``wxbenchN``: N publishes of one article each, for benchmarks.
 
 Round 2 edits the title and digest of the second-newest publish of ``wxsimulator0000001`` and
-adds a new publish; round 3 deletes the fourth-newest: gone from listings, and its page answers
-404 with "该内容已被发布者删除" (the real site answers that text with HTTP 200).
+adds a new publish; round 3 deletes the fourth-newest: gone from listings, and its page shows
+"该内容已被发布者删除" (HTTP 200, as on the real site).
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from archiver.simulator.world import HTML, Resource
 API = "api.weixin.qq.com"
 MP = "mp.weixin.qq.com"
 HOSTS = (API, MP)
+ACCEPTS_POST = True  # freepublish and material listings take a JSON body
 APPID = "wxsimulator0000001"
 QUOTA_APPID = "wxsimulator0000045"
 SECRET = "sim-wechat-secret"
@@ -169,7 +176,7 @@ def _news_item(a: _Account, i: int, n: int, round_: int) -> dict[str, Any]:
         "title": _title(a, i, n, round_),
         "author": a.name,
         "digest": _digest_text(a, i, n, round_),
-        "content": "",
+        "content": _article_html(a, i, n, round_),
         "content_source_url": f"https://www.gov.example.cn/news/{i}-{n}.html",
         "thumb_media_id": f"sim_thumb_{i}_{n}",
         "show_cover_pic": 0,
@@ -210,51 +217,168 @@ def _token(req: ApiRequest) -> Resource:
     return json_resource({"access_token": _issue(appid), "expires_in": 7200})
 
 
-def _batchget(req: ApiRequest) -> Resource:
-    a = _appid_of_token(req.param("access_token"))
+def _json_args(req: ApiRequest) -> dict[str, Any] | Resource:
+    """The JSON body of a POST-only call, or the errcode the real API answers instead."""
+    if req.method != "POST":
+        return _errcode(40097, "invalid args hint: [the parameters go in a POST JSON body]")
+    if not req.body:
+        return _errcode(44002, "empty post data")
+    body = req.json_body()
+    if not isinstance(body, dict):
+        return _errcode(47001, "data format error")
+    return body
+
+
+def _int_arg(body: dict[str, Any], name: str, default: int, low: int, high: int) -> int | None:
+    value = body.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        return None
+    return value
+
+
+def _caller(req: ApiRequest) -> _Account | Resource:
+    token = req.param("access_token")
+    if not token:
+        return _errcode(41001, "access_token missing")
+    a = _appid_of_token(token)
     if a is None:
         return _errcode(40001, "invalid credential, access_token is invalid or not latest")
     if a.appid == QUOTA_APPID:
         return _errcode(45009, "reach max api daily quota limit")
+    return a
+
+
+def _batchget(req: ApiRequest) -> Resource:
+    a = _caller(req)
+    if isinstance(a, Resource):
+        return a
+    body = _json_args(req)
+    if isinstance(body, Resource):
+        return body
+    offset = _int_arg(body, "offset", 0, 0, 1_000_000)
+    count = _int_arg(body, "count", PAGE_MAX, 1, PAGE_MAX)
+    no_content = _int_arg(body, "no_content", 0, 0, 1)
+    if offset is None or count is None or no_content is None:
+        return _errcode(40097, "invalid args hint: [offset >= 0, count 1..20, no_content 0|1]")
     order = _indices(a, req.round)
-    offset = req.int_param("offset", 0, high=1_000_000)
-    count = req.int_param("count", PAGE_MAX, low=1, high=PAGE_MAX)
     chosen = order[offset : offset + count]
-    return json_resource(
+    published = [_publish(a, i, req.round) for i in chosen]
+    if no_content:
+        for publish in published:
+            for item in publish["content"]["news_item"]:
+                item.pop("content", None)
+    return json_resource({"total_count": len(order), "item_count": len(chosen), "item": published})
+
+
+def _getarticle(req: ApiRequest) -> Resource:
+    a = _caller(req)
+    if isinstance(a, Resource):
+        return a
+    body = _json_args(req)
+    if isinstance(body, Resource):
+        return body
+    wanted = body.get("article_id")
+    for i in _indices(a, req.round):
+        if _article_id(a, i) == wanted:
+            return json_resource({"news_item": _publish(a, i, req.round)["content"]["news_item"]})
+    return _errcode(53600, "Article ID 无效")
+
+
+MATERIAL_TYPES = ("image", "voice", "video", "news")
+
+
+def _batchget_material(req: ApiRequest) -> Resource:
+    a = _caller(req)
+    if isinstance(a, Resource):
+        return a
+    body = _json_args(req)
+    if isinstance(body, Resource):
+        return body
+    if body.get("type") not in MATERIAL_TYPES:
+        return _errcode(40004, "invalid media type")
+    offset = _int_arg(body, "offset", 0, 0, 1_000_000)
+    count = _int_arg(body, "count", PAGE_MAX, 1, PAGE_MAX)
+    if offset is None or count is None:
+        return _errcode(40097, "invalid args hint: [offset >= 0, count 1..20]")
+    images = [
         {
-            "total_count": len(order),
-            "item_count": len(chosen),
-            "item": [_publish(a, i, req.round) for i in chosen],
+            "media_id": item["thumb_media_id"],
+            "name": f"{item['thumb_media_id']}.jpeg",
+            "update_time": publish["update_time"],
+            "url": item["thumb_url"],
         }
+        for publish in (_publish(a, i, req.round) for i in _indices(a, req.round))
+        for item in publish["content"]["news_item"]
+    ]
+    found = images if body["type"] == "image" else []
+    chosen = found[offset : offset + count]
+    return json_resource({"total_count": len(found), "item_count": len(chosen), "item": chosen})
+
+
+def _materialcount(req: ApiRequest) -> Resource:
+    a = _caller(req)
+    if isinstance(a, Resource):
+        return a
+    images = sum(_articles_in(a, i) for i in _indices(a, req.round))
+    return json_resource(
+        {"voice_count": 0, "video_count": 0, "image_count": images, "news_count": 0}
     )
 
 
-def _page(key: str, round_: int) -> Resource:
-    found = _find_page(key, round_)
-    if found is None or not found[3]:
-        body = (
-            '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>微信公众平台'
-            f'</title></head><body><div class="weui-msg"><p class="weui-msg__title">{DELETED_TEXT}'
-            "</p></div></body></html>"
-        )
-        return Resource(body.encode(), HTML, EPOCH, 404)
-    a, i, n, _ = found
-    title = html.escape(_title(a, i, n, round_))
-    paragraphs = "".join(
+def _notice(text: str) -> Resource:
+    """The page the real site shows, with HTTP 200, in place of an article that is gone."""
+    body = (
+        '<!DOCTYPE html><html><head><meta http-equiv="Content-Type" content="text/html; '
+        'charset=utf-8"><title></title></head><body id="activity-detail" class="zh_CN ">'
+        '<div class="weui-msg"><div class="weui-msg__icon-area"><i class="weui-icon-warn '
+        'weui-icon_msg"></i></div><div class="weui-msg__text-area"><h2 class="weui-msg__title">'
+        f"{text}</h2></div></div></body></html>"
+    )
+    return Resource(body.encode(), HTML, EPOCH)
+
+
+def _js(text: str) -> str:
+    return html.escape(text).replace("\\", "\\\\").replace("\n", "\\x0a")
+
+
+def _article_html(a: _Account, i: int, n: int, round_: int) -> str:
+    return "".join(
         f"<p>{html.escape(text)}</p>"
         for text in (
             _digest_text(a, i, n, round_),
             "详情请见政府网站公告。本文为模拟数据, 仅供演示与测试。",
         )
     )
+
+
+def _page(key: str, round_: int) -> Resource:
+    found = _find_page(key, round_)
+    if found is None or not found[3]:
+        return _notice(DELETED_TEXT)
+    a, i, n, _ = found
+    raw_title = _title(a, i, n, round_)
+    title = html.escape(raw_title)
+    created = int((EPOCH + timedelta(hours=i)).timestamp())
     body = (
         '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
         f'<title>{title}</title><meta property="og:title" content="{title}"></head><body>'
         f'<h1 class="rich_media_title" id="activity-name">{title}</h1>'
-        f'<a id="js_name">{html.escape(a.name)}</a>'
-        f'<div class="rich_media_content" id="js_content">{paragraphs}</div></body></html>'
+        f'<div id="meta_content" class="rich_media_meta_list">'
+        f'<span class="rich_media_meta rich_media_meta_text">{html.escape(a.name)}</span>'
+        f'<a id="js_name">{html.escape(a.name)}</a></div>'
+        f'<div class="rich_media_content" id="js_content">{_article_html(a, i, n, round_)}</div>'
+        f'<script>var nickname = "{_js(a.name)}";\nvar ct = "{created}";\n'
+        f'var msg_title = "{_js(raw_title)}";\n</script></body></html>'
     )
     return Resource(body.encode(), HTML, EPOCH)
+
+
+ROUTES = {
+    "/cgi-bin/freepublish/batchget": _batchget,
+    "/cgi-bin/freepublish/getarticle": _getarticle,
+    "/cgi-bin/material/batchget_material": _batchget_material,
+    "/cgi-bin/material/get_materialcount": _materialcount,
+}
 
 
 def answer(req: ApiRequest) -> Resource | None:
@@ -262,10 +386,15 @@ def answer(req: ApiRequest) -> Resource | None:
     path = req.path.rstrip("/")
     if req.host == API:
         if path == "/cgi-bin/token":
+            if req.method == "POST":
+                return _errcode(43001, "require GET method")
             return _token(req)
-        if path == "/cgi-bin/freepublish/batchget":
-            return _batchget(req)
-        return _errcode(40066, "invalid url")
+        route = ROUTES.get(path)
+        if route is None:
+            return _errcode(48001, "api unauthorized")  # what the platform answers unknown APIs
+        return route(req)
+    if req.method == "POST":
+        return None
     match = re.fullmatch(r"/s/([A-Za-z0-9_-]{10,60})", path)
     if match:
         return _page(match.group(1), req.round)
