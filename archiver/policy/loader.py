@@ -85,6 +85,7 @@ class OptionsSpec(_Strict):
     max_bytes: int | None = Field(default=None, gt=0)
     since: str | None = None  # ISO-8601 duration: only posts newer than now minus this
     full_listing_every: str | None = None  # ISO-8601 duration: list everything this often only
+    api_version: str | None = Field(default=None, pattern=r"^v\d+\.\d+$")  # Graph: v24.0
 
     @field_validator("since", "full_listing_every")
     @classmethod

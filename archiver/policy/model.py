@@ -117,6 +117,8 @@ class CaptureOptions:
     newest already indexed (incremental, a few bytes for an unchanged account), and one capture
     per period lists the whole window, which is what finds edits and deletions. None: every
     capture lists the whole window."""
+    api_version: str | None = None
+    """The platform API version to call (Graph API: ``v24.0``); None: the connector's default."""
 
 
 @dataclass(frozen=True)
