@@ -11,6 +11,7 @@ import pytest
 
 from archiver.capture.job import capture_account
 from archiver.retrieval import extract
+from archiver.runtime import Runtime
 from archiver.simulator import Simulator
 from archiver.simulator.platforms.x import TOKEN
 from tests.conftest import MakeRuntime
@@ -45,10 +46,11 @@ def test_posts_replies_and_photos_are_captured(
     rt = make_runtime(policy(tmp_path, sim))
     result = capture_account(rt, ACCOUNT)
     assert result.status == "ok", result.problems
-    assert len(posts(rt, "post")) == 30 and len(posts(rt, "reply")) == 8  # 0, 9, 18, 27
+    assert len(posts(rt, "post")) == 30 and len(posts(rt, "reply")) == 111  # 0: 105; 9, 18, 27
     ledger = rt.index.get_capture(result.capture_id).ledger
     assert ledger["complete_listing"] is True
-    assert len([e for e in ledger["exchanges"] if e["purpose"] == "media"]) == 6
+    # 2 photos, 2 videos and 2 GIFs: a video or GIF is its best mp4 and its preview image
+    assert len([e for e in ledger["exchanges"] if e["purpose"] == "media"]) == 10
 
 
 def test_pagination_token_paging(make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path) -> None:
@@ -78,7 +80,18 @@ def test_an_edit_is_a_new_version_and_a_deletion_is_detected(
     assert third.posts["deleted"] == 1, third.problems
     [gone] = events(rt, "deleted_detected")
     assert gone.evidence_record_id is not None
-    assert extract(rt, gone.evidence_record_id).content.block.startswith(b"HTTP/1.1 404")
+    # the evidence is X's own answer for the item: HTTP 200, no data, a "Not Found Error"
+    evidence = extract(rt, gone.evidence_record_id)
+    assert f"/2/tweets/{gone_native_id(rt)}" in evidence.original.target_uri
+    answer = json.loads(evidence.content.payload)
+    assert evidence.content.block.startswith(b"HTTP/1.1 200") and "data" not in answer
+    assert answer["errors"][0]["type"].endswith("/resource-not-found")
+    assert "Could not find tweet" in (gone.detail or "")
+
+
+def gone_native_id(rt: Runtime) -> str:
+    [row] = [p for p in posts(rt) if p.deleted]
+    return row.native_id
 
 
 def test_missing_or_wrong_token_and_unknown_user_fail_clearly(
