@@ -331,6 +331,10 @@ def _posts(
     return found
 
 
+def _handle_author(account: Account) -> str:
+    return (account.handle or "").lstrip("@") or account.agency
+
+
 class WeChatConnector:
     """Captures an Official Account's published articles and their public pages."""
 
@@ -353,7 +357,11 @@ class WeChatConnector:
         except PageError as exc:
             return ConnectorResult(fatal=str(exc))
         result = self._listing(account, session, token, name)
-        result.posts = [self._with_page(session, post) for post in result.posts]
+        handle = _handle_author(account)
+        result.posts = [
+            post if post.author else dataclasses.replace(post, author=handle)
+            for post in (self._with_page(session, post) for post in result.posts)
+        ]
         fetch_media(session, account, result.posts)
         return result
 
@@ -386,7 +394,6 @@ class WeChatConnector:
         result = ConnectorResult()
         cutoff = since_cutoff(account, session)
         limit = account.options.max_items
-        author = (account.handle or "").lstrip("@") or account.agency
         offset = 0
         renewed = False
         for _ in range(MAX_PAGES):
@@ -424,7 +431,8 @@ class WeChatConnector:
             except (KeyError, TypeError, ValueError) as exc:
                 session.problem(f"{what}: unexpected answer ({exc}); kept raw{where}")
                 return result
-            build = partial(_posts, record_id=page.record_id, author=author)
+            # the author the article names, else its page's (the handle only after that)
+            build = partial(_posts, record_id=page.record_id, author=None)
             for posts in items(session, what, rows, build):
                 for post in posts:
                     latest = post.edited_at or post.published_at
@@ -482,7 +490,7 @@ class WeChatConnector:
         data = json.loads(body)
         if not isinstance(data, dict) or not isinstance(data.get("item"), list):
             return []
-        author = (account.handle or "").lstrip("@") or account.agency
+        author = _handle_author(account)
         return [post for row in data["item"] for post in _posts(row, record_id, author)]
 
 
