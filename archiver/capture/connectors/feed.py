@@ -7,6 +7,7 @@ import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urljoin
 
 import feedparser
 
@@ -16,6 +17,19 @@ from archiver.index.api import NormalizedPost
 from archiver.policy.model import Account
 
 MEDIA_TYPES = ("image/", "video/", "audio/")
+
+
+def _entry_link(entry: Any, base: str) -> str | None:
+    """The entry's page, resolved against the feed's URL. A guid standing in for a missing
+    ``<link>`` is a page only when it is an http(s) URL or a path (``/news/5``): ``12345`` or
+    ``urn:uuid:...`` name no page that could be fetched, or probed for a deletion."""
+    link = str(entry.get("link") or "")
+    if not link:
+        return None
+    pageless = not link.lower().startswith(("http://", "https://", "/"))
+    if entry.get("guidislink") and link == entry.get("id") and pageless:
+        return None
+    return urljoin(base, link)
 
 
 def _when(entry: Any, *names: str) -> datetime | None:
@@ -38,15 +52,15 @@ def _raw(entry: Any) -> str:
     return json.dumps(keep, default=str, sort_keys=True, ensure_ascii=False)
 
 
-def _media_urls(entry: Any) -> list[str]:
+def _media_urls(entry: Any, base: str) -> list[str]:
     urls: list[str] = []
     for link in entry.get("links", []):
         if link.get("rel") == "enclosure" and link.get("href"):
-            urls.append(link["href"])
+            urls.append(urljoin(base, link["href"]))
     for key in ("media_content", "media_thumbnail"):
         for item in entry.get(key, []) or []:
             if item.get("url"):
-                urls.append(item["url"])
+                urls.append(urljoin(base, item["url"]))
     return list(dict.fromkeys(urls))
 
 
@@ -104,9 +118,10 @@ class FeedConnector:
     ) -> tuple[list[NormalizedPost], str | None]:
         """Posts readable in ``body`` and the parse problem, if any (entries recovered from a
         damaged document are kept, and the problem still reported)."""
-        parsed = feedparser.parse(
-            body, response_headers={"content-type": content_type or "", "content-location": url}
-        )
+        # Parsed without the feed's URL as base, so that an entry id that is not an absolute URI
+        # (a bare number, a tag-less guid) stays as written: the id must not change when the
+        # feed moves. Links and media are resolved against the URL here instead.
+        parsed = feedparser.parse(body, response_headers={"content-type": content_type or ""})
         problem = None
         if parsed.bozo:
             problem = f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}"
@@ -116,16 +131,16 @@ class FeedConnector:
             problem = "no feed found in the document (neither RSS, Atom nor RDF)"
         posts = []
         for entry in parsed.entries:
-            link = entry.get("link")
+            link = _entry_link(entry, url)
             native = (
                 entry.get("id")
-                or link
+                or entry.get("link")  # as written: a relative link would move with the feed
                 or hashlib.sha256(
                     (entry.get("title", "") + entry.get("published", "")).encode()
                 ).hexdigest()
             )
             raw = json.loads(_raw(entry))
-            raw["_media"] = _media_urls(entry)
+            raw["_media"] = _media_urls(entry, url)
             posts.append(
                 NormalizedPost(
                     native_id=str(native),
