@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -13,7 +14,7 @@ from archiver.capture.job import capture_account
 from archiver.retrieval import extract
 from archiver.runtime import Runtime
 from archiver.simulator import Simulator
-from archiver.simulator.platforms.x import TOKEN
+from archiver.simulator.platforms.x import TOKEN, _nws, _tid
 from tests.conftest import MakeRuntime
 from tests.platforms import (
     ACCOUNT,
@@ -131,3 +132,72 @@ def test_the_bearer_token_is_never_stored(
         for table in ("captures", "post_versions", "records", "audit_events"):
             rows = conn.exec_driver_sql(f"SELECT * FROM {table}")
             assert TOKEN not in json.dumps([list(map(str, r)) for r in rows]), table
+
+
+def test_reposts_quotes_videos_and_reply_authors_come_from_the_expansions(
+    make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path
+) -> None:
+    rt = make_runtime(policy(tmp_path, sim))
+    result = capture_account(rt, ACCOUNT)
+    assert result.status == "ok", result.problems
+    by_id = {p.native_id: p for p in posts(rt)}
+    web = api_root(sim, "x.com")
+    repost = by_id[_tid("USGS", 3)]
+    boosted = _nws(3)
+    _, versions, _ = rt.index.history(repost.post_id)
+    assert repost.kind == "post" and repost.author == "NWS"
+    assert repost.url == f"{web}/NWS/status/{boosted['id']}"
+    assert versions[-1].text == boosted["text"] and versions[-1].title == "Repost of @NWS"
+    quote = by_id[_tid("USGS", 8)]
+    _, versions, _ = rt.index.history(quote.post_id)
+    assert quote.author == "USGS" and versions[-1].text.startswith("Our gauges confirm it")
+    assert versions[-1].title == f"Quoting {web}/NWS/status/{_nws(8)['id']}"
+    replies = [p for p in posts(rt, "reply") if p.in_reply_to == _tid("USGS", 0)]
+    assert len(replies) == 105
+    assert {p.author for p in posts(rt, "reply")} == {"resident1", "resident2", "resident3"}
+    ledger = rt.index.get_capture(result.capture_id).ledger
+    searches = [e["url"] for e in ledger["exchanges"] if "/search/recent?" in e["url"]]
+    first = [u for u in searches if f"conversation_id%3A{_tid('USGS', 0)}" in u]
+    assert len(first) == 2 and "next_token=" in first[1]
+    assert all("max_results=100" in u and "author_id" in u for u in searches)
+    media = [e["url"] for e in ledger["exchanges"] if e["purpose"] == "media"]
+    videos = [u for u in media if "/ext_tw_video/" in u and u.endswith(".mp4")]
+    assert len(videos) == 2 and all("/1280x720/" in u for u in videos)  # the best bitrate
+    assert len([u for u in media if "/tweet_video/" in u]) == 2  # the GIFs' mp4
+    assert len([u for u in media if "_thumb/" in u]) == 4  # previews of videos and GIFs
+
+
+def test_the_timeline_asks_only_documented_fields_within_the_limits(
+    make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path
+) -> None:
+    opts = "{media: false, comments: false}"
+    rt = make_runtime(policy(tmp_path, sim, options=opts))
+    result = capture_account(rt, ACCOUNT)
+    ledger = rt.index.get_capture(result.capture_id).ledger
+    [page] = [e["url"] for e in ledger["exchanges"] if "/tweets?" in e["url"]]
+    query = parse_qs(urlsplit(page).query)
+    assert query["max_results"] == ["100"]
+    assert set(query["tweet.fields"][0].split(",")) >= {
+        "author_id",
+        "conversation_id",
+        "created_at",
+        "in_reply_to_user_id",
+        "referenced_tweets",
+        "attachments",
+        "entities",
+        "edit_history_tweet_ids",
+    }
+    assert set(query["expansions"][0].split(",")) >= {
+        "author_id",
+        "attachments.media_keys",
+        "referenced_tweets.id",
+        "referenced_tweets.id.author_id",
+    }
+    assert set(query["media.fields"][0].split(",")) == {
+        "url",
+        "preview_image_url",
+        "variants",
+        "type",
+        "alt_text",
+    }
+    assert query["user.fields"] == ["name,username"]

@@ -69,7 +69,7 @@ FIELDS = {
     "media.fields": MEDIA_FIELDS,
     "user.fields": USER_FIELDS,
 }
-NOT_FOUND = "https://api.twitter.com/2/problems/resource-not-found"
+NOT_FOUND_TYPE = "/2/problems/resource-not-found"  # under https://api.twitter.com
 
 
 def _query(**params: str | int) -> str:
@@ -385,7 +385,8 @@ class XConnector:
                 return DeletionProbe(False, page.record_id, f"GET /2/tweets/{native_id} found it")
             return None
         for error in _errors(doc):
-            missing = error.get("type") == NOT_FOUND or error.get("title") == "Not Found Error"
+            kind = str(error.get("type") or "")
+            missing = kind.endswith(NOT_FOUND_TYPE) or error.get("title") == "Not Found Error"
             about = {str(error[k]) for k in ("resource_id", "value") if k in error}
             if missing and (not about or native_id in about):
                 detail = error.get("detail") or "Not Found Error"
