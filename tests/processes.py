@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -30,6 +33,17 @@ def metric(port: int, name: str) -> float:
         if re.match(rf"{name}(\{{.*\}})? ", line):
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+def readiness(port: int) -> dict[str, Any]:
+    """The daemon's ``/readyz`` document (also when it answers 503)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+            return dict(json.loads(r.read()))
+    except urllib.error.HTTPError as err:
+        return dict(json.loads(err.read()))
+    except OSError:
+        return {}
 
 
 def wait_for(condition: Callable[[], bool], what: str, limit: float = 60) -> None:

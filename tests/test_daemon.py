@@ -16,7 +16,7 @@ from archiver.policy.model import Schedule
 from archiver.service.runner import Daemon
 from archiver.service.timing import missed_run, next_fire
 from tests.conftest import MakeRuntime, archiver_env, write_policy
-from tests.processes import free_port, metric, ticker_policy, wait_for
+from tests.processes import free_port, metric, readiness, ticker_policy, wait_for
 
 T0 = datetime(2026, 11, 24, 10, 17, tzinfo=UTC)
 
@@ -103,15 +103,32 @@ def test_daemon_captures_reloads_and_stops_cleanly(
     port = free_port()
     proc = daemon_env(port)
     wait_for(lambda: metric(port, "archiver_captures_total") >= 2, "two scheduled captures")
-    # A broken policy on SIGHUP: the old schedule keeps running.
+    # Broken policies on SIGHUP: the old schedule keeps running, /readyz says why.
     folder: Path = daemon_env.folder  # type: ignore[attr-defined]
-    (folder / "p.yaml").write_text("accounts:\n  - id: [broken\n")
+    good = (folder / "p.yaml").read_bytes()
+    hostile = [
+        b"accounts:\n  - id: [broken\n",
+        b"accounts: !!python/name:os.system ''\n",
+        b"a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+        b"c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n",
+        b"accounts:\n  - id: caf\xe9\n",
+    ]
+    for text in hostile:
+        (folder / "p.yaml").write_bytes(text)
+        proc.send_signal(signal.SIGHUP)
+        wait_for(
+            lambda: "p.yaml:" in str(readiness(port).get("policy_reload_failed")),
+            f"the refused reload of {text[:30]!r} in /readyz",
+        )
+        before = metric(port, "archiver_captures_total")
+        wait_for(
+            lambda b=before: metric(port, "archiver_captures_total") >= b + 1,
+            "captures after a bad reload",
+        )
+        assert proc.poll() is None
+    (folder / "p.yaml").write_bytes(good)
     proc.send_signal(signal.SIGHUP)
-    before = metric(port, "archiver_captures_total")
-    wait_for(
-        lambda: metric(port, "archiver_captures_total") >= before + 2, "captures after a bad reload"
-    )
-    assert proc.poll() is None
+    wait_for(lambda: readiness(port).get("policy_reload_failed", 1) is None, "a good reload")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
     rt = daemon_env.runtime  # type: ignore[attr-defined]

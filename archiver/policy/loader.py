@@ -8,6 +8,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -43,17 +44,29 @@ def _slug(value: str) -> str:
     return value
 
 
+MAX_YEARS = 1000  # a retention or window longer than this is a typo (write 'permanent')
+MAX_NODES = 20_000  # YAML nodes one file may expand to (aliases count each time they are used)
+MAX_DEPTH = 64  # nesting of mappings and lists (a recursive alias would be endless)
+_REFERENCE = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 def _duration(value: str) -> str:
     if value == "permanent":
         return value
     try:
-        isodate.parse_duration(value)
-    except (isodate.ISO8601Error, ValueError):
+        period = isodate.parse_duration(value)
+        end = _REFERENCE + period
+    except (isodate.ISO8601Error, ValueError, OverflowError):
         raise ValueError(
-            f"{value!r} is not an ISO-8601 duration; write e.g. P90D, P3Y or 'permanent'"
+            f"{value!r} is not a usable ISO-8601 duration; write e.g. P90D, P3Y or 'permanent'"
         ) from None
     if not value.startswith("P"):
         raise ValueError(f"{value!r}: durations start with P, e.g. P90D")
+    if end.year - _REFERENCE.year > MAX_YEARS:
+        raise ValueError(
+            f"{value!r} is longer than {MAX_YEARS} years; "
+            "write 'permanent' for records kept forever"
+        )
     return value
 
 
@@ -141,20 +154,30 @@ class AccountSpec(_Strict):
         if value.startswith("P"):
             try:
                 period = isodate.parse_duration(value)
-            except (isodate.ISO8601Error, ValueError):
+            except (isodate.ISO8601Error, ValueError, OverflowError):
                 period = None
-            if not isinstance(period, isodate.Duration) and period and period.total_seconds() > 0:
+            if (
+                not isinstance(period, isodate.Duration)
+                and period
+                and timedelta(0) < period <= timedelta(days=366)
+            ):
                 return value
             raise ValueError(
-                f"{value!r} is not a usable interval; write e.g. PT6H or P1D (no months/years)"
+                f"{value!r} is not a usable interval; write e.g. PT6H or P1D (more than nothing, "
+                "at most a year; no months/years)"
             )
         try:
-            CronTrigger.from_crontab(value)
-        except ValueError as exc:
+            trigger = CronTrigger.from_crontab(value)
+            fires = trigger.get_next_fire_time(None, _REFERENCE)
+        except (ValueError, OverflowError) as exc:
             raise ValueError(
                 f"{value!r} is not a cron expression ({exc}); write 5 fields like '0 */6 * * *' "
                 "or an ISO-8601 interval like PT6H"
             ) from None
+        if fires is None:
+            raise ValueError(
+                f"cron {value!r} never fires (no such date); check the day and month fields"
+            )
         return value
 
     @field_validator("credentials")
@@ -184,14 +207,50 @@ class _Located:
     lines: dict[tuple[Any, ...], int]
 
 
+_STANDARD_TAG = "tag:yaml.org,2002:"
+_PLAIN_TAGS = {f"{_STANDARD_TAG}{name}" for name in ("map", "seq", "str", "int", "float", "bool")}
+_PLAIN_TAGS |= {f"{_STANDARD_TAG}null", f"{_STANDARD_TAG}timestamp"}
+
+
+class _Budget:
+    """How many nodes one file may still expand to (an alias bomb expands exponentially)."""
+
+    def __init__(self, nodes: int = MAX_NODES) -> None:
+        self.nodes = nodes
+
+
 def _construct(
     node: yaml.Node,
     path: tuple[Any, ...],
     lines: dict[tuple[Any, ...], int],
     file: str,
     variables: Mapping[str, str],
+    budget: _Budget | None = None,
 ) -> Any:
-    lines.setdefault(path, node.start_mark.line + 1)
+    budget = budget if budget is not None else _Budget()
+    line = node.start_mark.line + 1
+    budget.nodes -= 1
+    if budget.nodes < 0:
+        raise PolicyError(
+            f"the file expands to more than {MAX_NODES} values (anchors and aliases repeated?); "
+            "write the values out or split the file",
+            file=file,
+            line=line,
+        )
+    if len(path) > MAX_DEPTH:
+        raise PolicyError(
+            f"nested more than {MAX_DEPTH} levels deep (a recursive alias?); "
+            "policies are a few levels of mappings and lists",
+            file=file,
+            line=line,
+        )
+    if node.tag not in _PLAIN_TAGS:
+        raise PolicyError(
+            f"YAML tag {node.tag!r} is not allowed in a policy; remove it (plain values only)",
+            file=file,
+            line=line,
+        )
+    lines.setdefault(path, line)
     if isinstance(node, yaml.MappingNode):
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -202,15 +261,29 @@ def _construct(
                     file=file,
                     line=key_node.start_mark.line + 1,
                 )
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise PolicyError(
+                    "a key must be a plain word, not a list or mapping",
+                    file=file,
+                    line=key_node.start_mark.line + 1,
+                )
             lines[(*path, key)] = key_node.start_mark.line + 1
-            result[key] = _construct(value_node, (*path, key), lines, file, variables)
+            result[key] = _construct(value_node, (*path, key), lines, file, variables, budget)
         return result
     if isinstance(node, yaml.SequenceNode):
         return [
-            _construct(item, (*path, i), lines, file, variables)
+            _construct(item, (*path, i), lines, file, variables, budget)
             for i, item in enumerate(node.value)
         ]
-    value = yaml.safe_load(yaml.serialize(node))  # scalar with YAML's own typing
+    try:
+        value = yaml.safe_load(yaml.serialize(node))  # scalar with YAML's own typing
+    except (yaml.YAMLError, ValueError, OverflowError) as exc:
+        raise PolicyError(
+            f"value {str(node.value)[:40]!r} cannot be read ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:120]}); quote it or fix it",
+            file=file,
+            line=line,
+        ) from None
     if isinstance(value, str):
         value = _expand(value, variables, file, node.start_mark.line + 1)
     return value
@@ -233,10 +306,39 @@ def _expand(text: str, variables: Mapping[str, str], file: str, line: int) -> st
     return VARIABLE.sub(replace, text)
 
 
+def _decode(data: bytes, label: str) -> str:
+    """The file as text: UTF-8 (a UTF-8 byte-order mark is allowed), else a PolicyError at the
+    line of the first byte that is not UTF-8."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise PolicyError("the file is UTF-16; save it as UTF-8", file=label, line=1)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise PolicyError(
+            f"byte {data[exc.start]:#04x} at offset {exc.start} is not UTF-8; save the file as "
+            "UTF-8",
+            file=label,
+            line=line,
+        ) from None
+
+
 def _read_yaml(path: Path, label: str, variables: Mapping[str, str]) -> _Located:
-    text = path.read_text(encoding="utf-8")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PolicyError(
+            f"cannot be read ({exc.strerror}); check its permissions", file=label, line=1
+        ) from None
+    text = _decode(data, label)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise PolicyError(
+            "nested too deeply to read; policies are a few levels of mappings and lists",
+            file=label,
+            line=1,
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         started = (
@@ -250,8 +352,10 @@ def _read_yaml(path: Path, label: str, variables: Mapping[str, str]) -> _Located
         raise PolicyError(
             f"not valid YAML: {exc.problem or exc}{started}; check indentation and quoting",
             file=label,
-            line=(mark.line + 1) if mark else None,
+            line=(mark.line + 1) if mark else 1,
         ) from None
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"not valid YAML: {exc}", file=label, line=1) from None
     lines: dict[tuple[Any, ...], int] = {}
     if node is None:
         return _Located({}, lines)
@@ -268,7 +372,7 @@ def _validation_error(exc: ValidationError, located: _Located, label: str) -> Po
     loc = tuple(err["loc"])
     # The deepest path we have a line for (pydantic may add union/type tags to loc).
     line = next(
-        (located.lines[loc[:i]] for i in range(len(loc), -1, -1) if loc[:i] in located.lines), None
+        (located.lines[loc[:i]] for i in range(len(loc), -1, -1) if loc[:i] in located.lines), 1
     )
     key = ".".join(str(p) for p in loc)
     kind = err["type"]
@@ -342,8 +446,8 @@ def load_policies(
     account_lines: dict[str, tuple[str, int, str | None]] = {}
     for path in files:
         label = str(path)
-        digest.update(label.encode() + b"\0" + path.read_bytes() + b"\0")
         located = _read_yaml(path, label, variables)
+        digest.update(label.encode() + b"\0" + path.read_bytes() + b"\0")
         try:
             spec = PolicyFileSpec.model_validate(located.value)
         except ValidationError as exc:

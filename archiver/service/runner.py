@@ -86,6 +86,7 @@ class Daemon:
         self._running: dict[str, threading.Lock] = {}
         self._jobs: dict[str, str] = {}  # account id -> schedule fingerprint
         self.failing: dict[str, str] = {}  # account id -> why its last capture failed
+        self.reload_failed: str | None = None  # why the last SIGHUP reload was refused
         self.ship_every = ship_every
         self.app: Any = None
         if rt.settings.broker_url:
@@ -123,6 +124,8 @@ class Daemon:
             state["store"] = str(exc)
         state["ready"] = all(v is True for k, v in state.items() if k != "leader")
         state["accounts_failing"] = dict(self.failing)  # surfaced, but the daemon still serves
+        # the previous policy keeps running, so a refused reload is shown, not made un-ready
+        state["policy_reload_failed"] = self.reload_failed
         return state
 
     def _on_submitted(self, event: JobSubmissionEvent) -> None:
@@ -240,8 +243,14 @@ class Daemon:
         try:
             policies = self.rt.reload_policies()
         except PolicyError as exc:
+            self.reload_failed = str(exc)
             self.log.error("policy.reload_failed", error=str(exc), kept="previous schedule")
             return
+        except Exception as exc:  # a loader bug must not stop the daemon either
+            self.reload_failed = f"{type(exc).__name__}: {exc}"
+            self.log.exception("policy.reload_failed", kept="previous schedule")
+            return
+        self.reload_failed = None
         self.log.info("policy.reloaded", policy_hash=policies.policy_hash)
         if self.lease.held:
             self._sync_jobs(policies, catch_up=False)
