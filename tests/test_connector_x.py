@@ -108,7 +108,7 @@ def test_missing_or_wrong_token_and_unknown_user_fail_clearly(
     assert unknown.status == "failed" and unknown.error and "Could not find user" in unknown.error
 
 
-@pytest.mark.parametrize("kind", ["500", "malformed", "html", "truncated"])
+@pytest.mark.parametrize("kind", ["500", "429", "malformed", "html", "truncated"])
 def test_a_bad_timeline_page_is_archived_flagged_and_partial(
     make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path, kind: str
 ) -> None:
@@ -201,3 +201,13 @@ def test_the_timeline_asks_only_documented_fields_within_the_limits(
         "alt_text",
     }
     assert query["user.fields"] == ["name,username"]
+
+
+def test_one_rate_limited_page_is_asked_again_and_the_capture_completes(
+    make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path
+) -> None:
+    rt = make_runtime(policy(tmp_path, sim, options="{media: false, comments: false}"))
+    sim.inject_fault(f"{API}/2/users/9000030/tweets", "429", count=1)
+    result = capture_account(rt, ACCOUNT)
+    assert result.status == "ok", result.problems
+    assert result.posts["new"] == 30
