@@ -17,37 +17,20 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpcore
 import httpx
 
 from archiver.capture.netguard import resolve_checked
 from archiver.capture.ratelimit import HostGate, LocalHostGate, wait_from_headers
+from archiver.capture.redact import REDACTED, Redactor, redact_url
 from archiver.clock import Clock, SystemClock
 from archiver.errors import ConnectionFailedError, NetworkGuardError, RateLimitedError
 from archiver.logging import get_logger
 
-REDACTED = "[REDACTED]"
 SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "x-api-key", "x-auth-token", "api-key"}
-)
-SECRET_PARAMS = frozenset(
-    {
-        "access_token",
-        "token",
-        "api_key",
-        "apikey",
-        "key",
-        "secret",
-        "appsecret",
-        "client_secret",
-        "password",
-        "sig",
-        "signature",
-        "bearer_token",
-        "refresh_token",
-    }
 )
 SPOOL_IN_MEMORY = 1024 * 1024  # bodies above this spill to a temporary file
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -56,20 +39,6 @@ TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 _current: contextvars.ContextVar[_WireTap | None] = contextvars.ContextVar(
     "archiver_wire_tap", default=None
 )
-
-
-def redact_url(url: str) -> str:
-    """``url`` with the values of secret query parameters replaced by ``[REDACTED]``."""
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    if not any(k.lower() in SECRET_PARAMS for k, _ in pairs):
-        return url
-    query = urlencode(
-        [(k, REDACTED if k.lower() in SECRET_PARAMS else v) for k, v in pairs], safe="[]"
-    )
-    return urlunsplit(parts._replace(query=query))
 
 
 def redact_request_bytes(raw: bytes) -> bytes:
@@ -263,6 +232,8 @@ class HttpClient:
         self.on_retry = on_retry
         self.retries = 0
         self.log = get_logger()
+        # the capture registers its secrets here, so no log line or error names them
+        self.redactor = Redactor()
         transport = httpx.HTTPTransport(retries=0)
         # httpx has no public hook for the network backend; the pool is rebuilt with ours.
         transport._pool = httpcore.ConnectionPool(
@@ -388,9 +359,9 @@ class HttpClient:
         host = host_of(url)
         self.log.info(
             "http.retry",
-            url=redact_url(url),
+            url=self.redactor.text(url),
             reason=reason,
-            detail=detail[:200],
+            detail=self.redactor.text(detail)[:200],
             seconds=round(seconds, 3),
             retries=self.retries,
         )
@@ -403,7 +374,7 @@ class HttpClient:
         tap = _WireTap()
         token = _current.set(tap)
         started = self.clock.now()
-        safe_url = redact_url(url)
+        safe_url = self.redactor.text(url)
         body: IO[bytes] = tempfile.SpooledTemporaryFile(  # noqa: SIM115 (owned by the Exchange)
             max_size=SPOOL_IN_MEMORY
         )

@@ -20,8 +20,9 @@ from sqlalchemy.exc import OperationalError
 from archiver import __version__
 from archiver.capture.connectors import Connector, ConnectorResult, connector_for
 from archiver.capture.connectors.base import ProbesDeletions
-from archiver.capture.http import REDACTED, Exchange, HttpClient, redact_url
+from archiver.capture.http import Exchange, HttpClient, redact_url
 from archiver.capture.recorder import Recorder
+from archiver.capture.redact import Redactor
 from archiver.capture.ship import series_or_unscheduled, ship
 from archiver.clock import Clock
 from archiver.errors import CaptureError, DatabaseError, NetworkGuardError, UsageError
@@ -78,7 +79,7 @@ class _Session:
         self.recorder = recorder
         self.log = log
         self.clock = clock
-        self.secrets: list[bytes] = []
+        self.redactor: Redactor = http.redactor  # one set of secrets for records and logs
         self.exchanges: list[dict[str, Any]] = []
         self.problems: list[str] = []
         self.refused: list[str] = []
@@ -137,8 +138,8 @@ class _Session:
             plain = self._secrets_in(ex, secret_fields) if secret_fields else None
             if self.first_response_at is None:
                 self.first_response_at = ex.started_at
-            if self.secrets:
-                scrub_exchange(ex, self.secrets)
+            if self.redactor:
+                scrub_exchange(ex, self.redactor)
             written = self.recorder.record(ex)
             if plain is not None:
                 ex.body, ex.body_length = io.BytesIO(plain), len(plain)
@@ -214,10 +215,11 @@ class _Session:
         return written.record_id
 
     def add_secret(self, value: str) -> None:
-        if value and value.encode() not in self.secrets:
-            self.secrets.append(value.encode())
+        self.redactor.add(value)
 
     def problem(self, message: str, *, url: str | None = None) -> None:
+        message = self.redactor.text(message)
+        url = None if url is None else self.redactor.text(url)
         self.problems.append(message)
         self.log.warning("capture.problem", problem=message, url=url)
 
@@ -546,25 +548,26 @@ def detect_deletions(
     return deleted
 
 
-def scrub_exchange(ex: Exchange, secrets_: list[bytes]) -> None:
-    """Replace every secret value in ``ex``'s recorded bytes by ``[REDACTED]``.
+def scrub_exchange(ex: Exchange, redactor: Redactor) -> None:
+    """Replace every spelling of every secret in ``ex``'s recorded bytes by ``[REDACTED]``.
 
     The request is scrubbed as is. A response that holds a secret is rewritten with its body
     decoded (Content-Encoding dropped) and Content-Length corrected, so the record stays a
     well-formed HTTP message; the change is noted on the exchange.
     """
-    ex.request_bytes = _replace_all(ex.request_bytes, secrets_)
+    ex.request_bytes = redactor.bytes(ex.request_bytes)
+    ex.url = redactor.text(ex.url)
     body = ex.content()
-    if not any(sec in body for sec in secrets_):
+    if not redactor.found_in(body):
         ex.raw.seek(0)
         raw = ex.raw.read()
-        if not any(sec in raw for sec in secrets_):
+        if not redactor.found_in(raw):
             return
     head_len = http_head_length(ex.raw)
     ex.raw.seek(0)
     head = ex.raw.read(head_len if head_len is not None else ex.raw_length)
     lines = head.rstrip(b"\r\n").split(b"\r\n")
-    clean = _replace_all(body, secrets_)
+    clean = redactor.bytes(body)
     kept = [
         line
         for line in lines[1:]
@@ -572,17 +575,11 @@ def scrub_exchange(ex: Exchange, secrets_: list[bytes]) -> None:
         not in (b"content-encoding", b"content-length", b"transfer-encoding")
     ]
     kept.append(b"Content-Length: " + str(len(clean)).encode())
-    new_head = b"\r\n".join([lines[0], *(_replace_all(h, secrets_) for h in kept)]) + b"\r\n\r\n"
+    new_head = b"\r\n".join([lines[0], *(redactor.bytes(h) for h in kept)]) + b"\r\n\r\n"
     raw = new_head + clean
     ex.raw, ex.raw_length = io.BytesIO(raw), len(raw)
     ex.body, ex.body_length = io.BytesIO(clean), len(clean)
     ex.notes.append("secret values redacted from the response")
-
-
-def _replace_all(data: bytes, secrets_: list[bytes]) -> bytes:
-    for sec in secrets_:
-        data = data.replace(sec, REDACTED.encode())
-    return data
 
 
 def _index_and_ship(
