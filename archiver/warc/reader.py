@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
 
 from archiver.errors import IntegrityError
 from archiver.index.api import RecordExtra
@@ -37,7 +38,20 @@ class ReadRecord:
 
 
 def read_records(stream: BinaryIO, *, with_payloads: bool = False) -> Iterator[ReadRecord]:
-    """Every record of a per-record-gzip WARC stream with its offset and length."""
+    """Every record of a WARC stream (gzip per record, or uncompressed) with its offset and
+    length. Raises IntegrityError when the file cannot be read record by record (a whole-file
+    gzip, or bytes that are no WARC), with the remedy."""
+    try:
+        yield from _read_records(stream, with_payloads)
+    except ArchiveLoadFailed as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
+        raise IntegrityError(
+            f"not a WARC that can be read record by record ({first}); a file gzipped whole "
+            "must be recompressed one gzip member per record (`warcio recompress IN OUT`)"
+        ) from None
+
+
+def _read_records(stream: BinaryIO, with_payloads: bool) -> Iterator[ReadRecord]:
     it = ArchiveIterator(stream, check_digests=False)
     for record in it:
         h = record.rec_headers
