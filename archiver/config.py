@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     http_max_retry_after: float = 120.0  # longest rate-limit pause a capture waits out
     http_max_retries: int = 3  # further attempts after a timeout, reset, 5xx or 429
     http_backoff_base: float = 1.0  # first backoff in seconds, doubled per retry, jittered
+    http_response_deadline: float = 300.0  # seconds one response may take in all (slow-loris)
+    capture_deadline: float = 3600.0  # seconds one capture may fetch before it is cut, partial
     spool_ship_interval: float = 60.0  # seconds between the daemon's tries to ship the backlog
     schedule_jitter: int = 0  # up to this many seconds added to each scheduled run (spreads load)
     redis_url: str | None = None  # shares per-host rate limits between workers (distributed mode)

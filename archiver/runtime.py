@@ -78,6 +78,7 @@ class Runtime:
             max_retry_after=s.http_max_retry_after,
             max_retries=s.http_max_retries,
             backoff_base=s.http_backoff_base,
+            response_deadline=s.http_response_deadline,
             user_agent=s.user_agent,
         )
         return HttpClient(

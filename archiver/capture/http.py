@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import random
 import tempfile
+import time
 import typing
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -156,6 +157,9 @@ class HttpLimits:
     max_retries: int = 3  # further attempts after a transient failure (5xx, 429, reset)
     backoff_base: float = 1.0  # seconds before the first retry; doubled each time, with jitter
     backoff_max: float = 60.0
+    # a response still arriving after this many seconds is cut (``WARC-Truncated: time``): a
+    # server trickling bytes never holds a capture longer than this
+    response_deadline: float = 300.0
     user_agent: str = "archiver/0.1"
 
 
@@ -391,8 +395,13 @@ class HttpClient:
                 raise ConnectionFailedError(
                     f"{method} {safe_url} failed before a response: {type(exc).__name__}: {exc}"
                 ) from None
+            deadline = time.monotonic() + self.limits.response_deadline
             try:
                 for chunk in response.iter_bytes():
+                    if time.monotonic() > deadline:
+                        truncated = "time"
+                        error = f"response deadline of {self.limits.response_deadline:.0f} s passed"
+                        break
                     body.write(chunk)
                     body_length += len(chunk)
                     if tap.received_length > self.limits.max_response_bytes or (

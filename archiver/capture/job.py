@@ -10,7 +10,7 @@ import io
 import json
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +73,11 @@ class _Session:
         log: Any,
         clock: Clock,
         known_until: datetime | None = None,
+        deadline: datetime | None = None,
     ) -> None:
         self.known_until = known_until
+        self.deadline = deadline  # no request is sent after it: the capture ends partial
+        self.cut_at_deadline = False
         self.http = http
         self.recorder = recorder
         self.log = log
@@ -124,6 +127,15 @@ class _Session:
     ) -> Exchange | None:
         """Send one request, following redirects, and record every hop (request bytes,
         body included, scrubbed of every registered secret)."""
+        if self.deadline is not None and self.clock.now() >= self.deadline:
+            if not self.cut_at_deadline:
+                self.cut_at_deadline = True
+                self.problem(
+                    f"capture deadline passed at {self.deadline:%Y-%m-%dT%H:%M:%SZ} "
+                    "(ARCHIVER_CAPTURE_DEADLINE); nothing more fetched, what was is kept",
+                    url=url,
+                )
+            return None
         try:
             hops = self.http.request(method, url, headers=headers, content=content)
         except NetworkGuardError as exc:
@@ -163,6 +175,10 @@ class _Session:
         if final.truncated == "length":
             self.problem(
                 f"response over the size cap, cut and flagged: {final.url}", url=redact_url(url)
+            )
+        elif final.truncated == "time":
+            self.problem(
+                f"response cut and flagged ({final.error or 'timed out'}): {final.url}", url=url
             )
         return final
 
@@ -297,7 +313,8 @@ def capture_account(rt: Runtime, account_id: str, *, trigger: str = "cli") -> Ca
     complete = False
     with rt.http_client() as http:
         known_until = incremental_floor(rt, account) if index_up else None
-        session = _Session(http, recorder, log, rt.clock, known_until)
+        deadline = started + timedelta(seconds=rt.settings.capture_deadline)
+        session = _Session(http, recorder, log, rt.clock, known_until, deadline)
         try:
             connector = connector_for(account.platform)
             if "api" in account.capture:
