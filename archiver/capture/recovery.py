@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from archiver.capture.connectors import connector_for
 from archiver.capture.ship import series_or_unscheduled, ship
-from archiver.errors import UsageError
+from archiver.errors import IntegrityError, UsageError
 from archiver.governance.audit import record_event
 from archiver.index.api import NormalizedPost, WarcFileInfo
 from archiver.index.models import CaptureRow, WarcFileRow
@@ -36,10 +36,14 @@ class RecoveryReport:
     bytes_cut: int = 0
     shipped: list[str] = field(default_factory=list)
     still_spooled: list[str] = field(default_factory=list)
+    interrupted: list[str] = field(default_factory=list)  # stale captures closed
 
 
-def _posts_from(rt: Runtime, records: list[ReadRecord], account_id: str) -> list[NormalizedPost]:
-    """Re-derive posts from the archived responses (the index is rebuildable from WARCs)."""
+def _posts_from(
+    rt: Runtime, records: list[ReadRecord], account_id: str, problems: list[str]
+) -> list[NormalizedPost]:
+    """Re-derive posts from the archived responses (the index is rebuildable from WARCs); a
+    response that cannot be read is flagged in ``problems`` and skipped."""
     policies = rt.policies
     if policies is None or account_id not in policies.accounts:
         return []
@@ -61,8 +65,13 @@ def _posts_from(rt: Runtime, records: list[ReadRecord], account_id: str) -> list
                     account, w.target_uri, rec.extra.mime, rec.payload, w.record_id
                 )
             )
-        except ValueError:
-            continue
+        except Exception as exc:  # one unreadable answer must not stop the recovery of the rest
+            problem = (
+                f"record {w.record_id} ({w.target_uri}) could not be read for posts "
+                f"({type(exc).__name__}: {exc}); kept in the WARC, not indexed"
+            )
+            problems.append(problem)
+            get_logger().warning("recovery.unreadable_record", record=w.record_id, error=problem)
     return posts
 
 
@@ -124,23 +133,26 @@ def _ingest(rt: Runtime, path: Path, records: list[ReadRecord], note: str) -> No
         ),
         [(r.written, r.extra) for r in records],
     )
+    problems: list[str] = []
     counts = rt.index.record_posts(
         account=account,
         series=series,
         platform=platform,
         capture_id=capture_id,
         captured_at=created,
-        posts=_posts_from(rt, records, account),
+        posts=_posts_from(rt, records, account, problems),
     )
     current = rt.index.get_capture(capture_id)
     if current.status == "running":
         finished = ledger.get("finished_at") if ledger else None
         rt.index.finish_capture(
             capture_id,
-            status=str(ledger.get("status", "partial")) if ledger else "partial",
+            status=(str(ledger.get("status", "partial")) if ledger else "partial")
+            if not problems
+            else "partial",
             finished_at=datetime.fromisoformat(finished) if finished else rt.clock.now(),
             error=ledger.get("error") if ledger else note,
-            ledger={**ledger, "indexed_later": note} if ledger else {},
+            ledger={**(ledger or {}), "indexed_later": note, "recovery_problems": problems},
             records=current.records + len(records),
             bytes=current.bytes + size,
             warc_files=current.warc_files + 1,
@@ -171,6 +183,7 @@ def recover_spool(rt: Runtime, busy: Callable[[str], bool] | None = None) -> Rec
     report = RecoveryReport()
     spool = rt.settings.spool_dir
     if not spool.is_dir():
+        report.interrupted = close_stale_captures(rt, busy)
         return report
     for path in sorted(spool.glob(f"*{WARC_SUFFIX}{OPEN_SUFFIX}")):
         lock = try_lock(path)
@@ -196,27 +209,68 @@ def recover_spool(rt: Runtime, busy: Callable[[str], bool] | None = None) -> Rec
         report.repaired.append(closed.name)
         log.warning("spool.repaired", warc=closed.name, records=len(records), cut=result.cut_bytes)
     for path in sorted(spool.glob(f"*{WARC_SUFFIX}")):
-        warc = rt.index.get_warc(path.name)
-        if busy is not None and _in_flight(rt, path, warc, busy):
-            continue
-        if warc is None:
-            records = read_file_records(path, with_payloads=True)
-            note = (
-                f"indexed later from {path.name}: the index was unavailable at capture time"
-                if _ledger(records)
-                else f"interrupted: the process ended during the capture; {len(records)} whole "
-                f"records recovered from {path.name}"
-            )
-            _ingest(rt, path, records, note)
-            report.records_recovered += len(records)
-            warc = rt.index.get_warc(path.name)
-            assert warc is not None
-        if warc.status == "stored":
-            path.unlink()  # shipped before a crash removed the spool copy
-            continue
-        series = series_or_unscheduled(rt.policies, warc.series)
-        if ship(path, warc, store=rt.store, index=rt.index, clock=rt.clock, series=series):
-            report.shipped.append(path.name)
-        else:
+        try:
+            _recover_closed(rt, path, busy, report)
+        except IntegrityError as exc:  # unreadable: left in the spool for a person to look at
             report.still_spooled.append(path.name)
+            log.error("spool.unreadable", warc=path.name, error=str(exc), kept="spool")
+    report.interrupted = close_stale_captures(rt, busy)
     return report
+
+
+def close_stale_captures(rt: Runtime, busy: Callable[[str], bool] | None = None) -> list[str]:
+    """Close captures left ``running`` by a process that died (killed before it wrote one
+    whole record, or hung past every deadline): status ``failed`` (nothing recorded) or
+    ``partial``, the error saying it was interrupted, and an audit event. A capture counts as
+    dead once it started longer ago than the capture deadline plus one response deadline (no
+    live capture fetches past that) and no capture of its account runs here (``busy``)."""
+    s = rt.settings
+    limit = timedelta(seconds=s.capture_deadline + s.http_response_deadline + 60)
+    closed: list[str] = []
+    for capture in rt.index.stale_captures(rt.clock.now() - limit):
+        if busy is not None and busy(capture.account):
+            continue
+        reason = (
+            f"interrupted: still running {limit.total_seconds():.0f} s after it started, past "
+            "every deadline (the process ended or hung); closed by recovery"
+        )
+        rt.index.finish_capture(
+            capture.capture_id,
+            status="partial" if capture.records else "failed",
+            finished_at=rt.clock.now(),
+            error=reason,
+            ledger={**capture.ledger, "interrupted": reason},
+        )
+        record_event(rt, "capture.interrupted", capture.capture_id, {"reason": reason})
+        get_logger().warning("capture.interrupted", capture_id=capture.capture_id)
+        closed.append(capture.capture_id)
+    return closed
+
+
+def _recover_closed(
+    rt: Runtime, path: Path, busy: Callable[[str], bool] | None, report: RecoveryReport
+) -> None:
+    """Index (when the index does not know it) and ship one closed spool file."""
+    warc = rt.index.get_warc(path.name)
+    if busy is not None and _in_flight(rt, path, warc, busy):
+        return
+    if warc is None:
+        records = read_file_records(path, with_payloads=True)
+        note = (
+            f"indexed later from {path.name}: the index was unavailable at capture time"
+            if _ledger(records)
+            else f"interrupted: the process ended during the capture; {len(records)} whole "
+            f"records recovered from {path.name}"
+        )
+        _ingest(rt, path, records, note)
+        report.records_recovered += len(records)
+        warc = rt.index.get_warc(path.name)
+        assert warc is not None
+    if warc.status == "stored":
+        path.unlink()  # shipped before a crash removed the spool copy
+        return
+    series = series_or_unscheduled(rt.policies, warc.series)
+    if ship(path, warc, store=rt.store, index=rt.index, clock=rt.clock, series=series):
+        report.shipped.append(path.name)
+    else:
+        report.still_spooled.append(path.name)

@@ -317,6 +317,17 @@ class Index:
                 q = q.where(CaptureRow.account == account)
             return [_capture(r) for r in s.exec(q)]
 
+    def stale_captures(self, started_before: datetime) -> list[CaptureSummary]:
+        """Captures still marked ``running`` that started before ``started_before``."""
+        with session_scope(self.engine) as s:
+            q = (
+                select(CaptureRow)
+                .where(CaptureRow.status == "running")
+                .where(col(CaptureRow.started_at) < started_before)
+                .order_by(col(CaptureRow.started_at))
+            )
+            return [_capture(r) for r in s.exec(q)]
+
     def listing_state(self, account: str) -> tuple[datetime | None, datetime | None]:
         """(start of the account's latest capture that listed its whole window, publication
         time of its newest indexed post): what incremental listing needs."""

@@ -1,0 +1,122 @@
+"""Recovery never stops on one bad item, and closes captures a dead process left running."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import col, select
+
+from archiver.capture.recovery import recover_spool
+from archiver.index.db import session_scope
+from archiver.index.models import AuditEventRow, CaptureRow
+from archiver.simulator import Simulator
+from archiver.warc.reader import read_file_records
+from archiver.warc.spool import whole_records_length
+from tests.conftest import MakeRuntime, archiver_env
+from tests.corpus_replay import ReplayServer
+from tests.platforms import ACCOUNT, platform_policy
+
+
+def _audit_actions(rt: object) -> list[str]:
+    with session_scope(rt.index.engine) as s:  # type: ignore[attr-defined]
+        rows = s.exec(select(AuditEventRow).order_by(col(AuditEventRow.seq)))
+        return [r.action for r in rows]
+
+
+def test_a_status_without_id_does_not_stop_recovery(
+    tmp_path: Path, make_runtime: MakeRuntime, sim: Simulator
+) -> None:
+    account = {"id": "42", "username": "agency", "acct": "agency"}
+    broken = [{"content": "<p>no id here</p>", "created_at": "2026-11-30T10:00:00Z"}]
+    with ReplayServer() as server:
+        server.add_json("GET", "/api/v1/accounts/lookup", json.dumps(account).encode())
+        server.add_json(
+            "GET",
+            "/api/v1/accounts/42/statuses",
+            json.dumps(broken).encode(),
+            headers=[("Link", f'<{sim.base_url}/_fault/hang>; rel="next"')],
+        )
+        folder = platform_policy(
+            tmp_path / "p",
+            "mastodon",
+            handle='"@agency@localhost"',
+            base_url=server.base_url,
+            options="{media: false}",
+        )
+        rt = make_runtime(folder)
+        env = archiver_env(rt, policies=str(folder), http_read_timeout="120", log_level="warning")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "archiver.cli.main", "capture", ACCOUNT],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        spool = rt.settings.spool_dir
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                opened = list(spool.glob("*.open"))
+                # warcinfo, lookup and listing (request + response each)
+                if (
+                    opened
+                    and whole_records_length(opened[0])
+                    and len(read_file_records(opened[0])) >= 5
+                ):
+                    break
+                assert proc.poll() is None
+                time.sleep(0.05)
+            else:
+                pytest.fail("the capture never wrote its listing")
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    report = recover_spool(rt)  # must not raise
+    assert len(report.repaired) == 1 and len(report.shipped) == 1
+    [capture] = rt.index.list_captures(ACCOUNT)
+    assert capture.status == "partial" and "interrupted" in (capture.error or "")
+    [problem] = capture.ledger["recovery_problems"]
+    assert "/api/v1/accounts/42/statuses" in problem and "not indexed" in problem
+    assert "capture.recovered" in _audit_actions(rt)
+    # the next capture of the account is not stopped by the archived bad item either
+    assert recover_spool(rt).repaired == []
+
+
+def test_captures_left_running_by_a_dead_process_are_closed_as_interrupted(
+    tmp_path: Path, make_runtime: MakeRuntime
+) -> None:
+    rt = make_runtime(capture_deadline=60, http_response_deadline=30)
+    now = rt.clock.now()
+    for capture_id, started in (("dead", now - timedelta(hours=1)), ("live", now)):
+        rt.index.start_capture(
+            CaptureRow(
+                capture_id=capture_id,
+                account="demo-usgs-quakes",
+                series="grs-6.4-020",
+                platform="feed",
+                status="running",
+                trigger="schedule",
+                started_at=started,
+                policy_hash="",
+                actor="test-operator",
+            )
+        )
+    report = recover_spool(rt)
+    assert report.interrupted == ["dead"]
+    dead = rt.index.get_capture("dead")
+    assert dead.status == "failed" and dead.error and dead.error.startswith("interrupted")
+    assert dead.finished_at is not None
+    assert rt.index.get_capture("live").status == "running", "a capture within its deadline"
+    assert _audit_actions(rt).count("capture.interrupted") == 1
+    assert recover_spool(rt).interrupted == [], "closed once"
+    busy = recover_spool(rt, busy=lambda account: True)
+    assert busy.interrupted == []
