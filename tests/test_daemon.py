@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 from archiver.policy.model import Schedule
 from archiver.service.runner import Daemon
 from archiver.service.timing import missed_run, next_fire
-from tests.conftest import MakeRuntime, archiver_env, write_policy
+from tests.conftest import PG_ADMIN, MakeRuntime, archiver_env, write_policy
 from tests.processes import free_port, metric, readiness, ticker_policy, wait_for
 
 T0 = datetime(2026, 11, 24, 10, 17, tzinfo=UTC)
@@ -239,3 +240,48 @@ def test_storage_outage_spools_and_ships_every_capture_once(
         assert len(rt.index.list_captures("ticker")) == len({w.capture_id for w in warcs})
     finally:
         weed.stop()
+
+
+def test_a_leader_whose_lease_connection_is_killed_steps_down(
+    daemon_env: Callable[..., subprocess.Popen[bytes]], backend: dict[str, str]
+) -> None:
+    """PostgreSQL ends the leader's lease connection (pg_terminate_backend): the old leader
+    notices the lost advisory lock and stops dispatching; exactly one daemon leads after."""
+    if "database_url" not in backend:
+        pytest.skip("the embedded lease is a flock held by the kernel: no server can end it")
+    import psycopg
+
+    from archiver.service.lease import LOCK_KEY
+
+    port_a, port_b = free_port(), free_port()
+    daemon_env(port_a)
+    wait_for(lambda: metric(port_a, "archiver_leader") == 1, "the first daemon to lead")
+    daemon_env(port_b)
+    wait_for(lambda: metric(port_b, "archiver_leader") == 0, "the second daemon to serve")
+    dbname = backend["database_url"].rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        killed = conn.execute(
+            "SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_database d "
+            "ON d.oid = l.database WHERE l.locktype = 'advisory' AND l.objid = %s "
+            "AND d.datname = %s",
+            (LOCK_KEY, dbname),
+        ).fetchall()
+    assert killed == [(True,)], "the leader's lease connection was found and ended"
+
+    def lock_holders() -> int:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            [(count,)] = conn.execute(
+                "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+                "WHERE l.locktype = 'advisory' AND l.objid = %s AND d.datname = %s "
+                "AND l.granted",
+                (LOCK_KEY, dbname),
+            ).fetchall()
+        return int(count)
+
+    wait_for(lambda: lock_holders() == 1, "a daemon to take the lease again", 30)
+    time.sleep(7)  # longer than a daemon's lease check (5 s): the old leader has looked
+    for _ in range(12):
+        leaders = metric(port_a, "archiver_leader") + metric(port_b, "archiver_leader")
+        assert leaders == 1, f"{leaders:.0f} daemons say they lead"
+        time.sleep(0.25)
+    assert lock_holders() == 1

@@ -66,13 +66,42 @@ class Lease:
         self._file = fh
         return True
 
+    def verify(self) -> bool:
+        """True when the lease is still held. On PostgreSQL the lock lives as long as its
+        connection: a connection the server terminated (``pg_terminate_backend``, a restart, a
+        network cut) took the lock with it, and another process may hold it now. Then the lease
+        is dropped here too and False returned: the holder must stop acting on it."""
+        if self._conn is None:
+            return self._file is not None
+        try:
+            held = self._conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND pid = pg_backend_pid() AND granted"
+            ).scalar()
+        except Exception:  # the connection is gone, and the lock with it
+            held = 0
+        if held:
+            return True
+        self._drop_connection()
+        return False
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.invalidate()
+                conn.close()
+            except Exception:
+                pass  # already broken: nothing to give back
+
     def release(self) -> None:
         if self._conn is not None:
             try:
                 self._conn.exec_driver_sql(f"SELECT pg_advisory_unlock({self.key})")
-            finally:
                 self._conn.close()
                 self._conn = None
+            except Exception:  # the server already dropped the lock with the connection
+                self._drop_connection()
         if self._file is not None:
             self._file.close()
             self._file = None

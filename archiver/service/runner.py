@@ -142,6 +142,10 @@ class Daemon:
             self.log.info("daemon.overlap_skipped", account=account_id)
             return
         try:
+            if not self.lease.verify():  # another daemon may lead now: never run it twice
+                self.log.warning("daemon.dispatch_refused", account=account_id, leader=False)
+                self._wake.set()  # the loop steps down and tries to lead again
+                return
             if self.app is not None and self._enqueue(account_id):
                 return
             result = capture_account(self.rt, account_id, trigger="schedule")
@@ -159,6 +163,13 @@ class Daemon:
             self.log.error("daemon.capture_error", account=account_id, error=str(exc))
         finally:
             lock.release()
+
+    def _step_down(self) -> None:
+        """The leader lease was lost (its database connection ended): stop dispatching at once,
+        before another daemon that took the lease runs the same captures."""
+        self.scheduler.pause()
+        self.metrics.leader.set(0)
+        self.log.error("daemon.leadership_lost", pid=os.getpid(), action="paused, standing by")
 
     def _enqueue(self, account_id: str) -> bool:
         """Distributed mode: hand the run to the workers. False (capture here) when the broker
@@ -269,6 +280,8 @@ class Daemon:
             while not self._stop_requested:
                 if self._reload_requested:
                     self._reload()
+                if self.lease.held and not self.lease.verify():
+                    self._step_down()
                 if not self.lease.held and self.lease.acquire():
                     self.log.info("daemon.leader", pid=os.getpid())
                     self.metrics.leader.set(1)

@@ -65,7 +65,7 @@ def echoing_server() -> ReplayServer:
         "replies_count": 0,
         "echo": TOKEN,  # a platform handing the token back, JSON-escaped on the wire
     }
-    link = f'<{dead}/api/v1/accounts/42/statuses?max_id=1001&state={quote(TOKEN, safe="")}>'
+    link = f"<{dead}/api/v1/accounts/42/statuses?max_id=1001&state={quote(TOKEN, safe='')}>"
     server.add_json(
         "GET",
         "/api/v1/accounts/42/statuses",
