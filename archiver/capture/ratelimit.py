@@ -8,6 +8,7 @@ Redis keys that expire by themselves, shared by Celery workers on any number of 
 
 from __future__ import annotations
 
+import math
 import threading
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -47,6 +48,8 @@ def _seconds_until(value: str, now: datetime, *, http_date: bool) -> float | Non
         number = float(value)
     except ValueError:
         number = None
+    if number is not None and not math.isfinite(number):
+        number = None  # "inf", "nan": no usable time named
     if number is not None:
         if number > EPOCH_THRESHOLD:
             return max(0.0, number - now.timestamp())

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, overload
 
@@ -96,6 +96,23 @@ class NormalizedPost:
         return hashlib.sha256(
             json.dumps([self.title or "", self.text, self.url or ""]).encode()
         ).hexdigest()
+
+
+_NUL = "\x00"
+
+
+def _storable(post: NormalizedPost) -> NormalizedPost:
+    """``post`` as every index backend can store it: PostgreSQL text refuses NUL characters, so
+    each becomes U+FFFD (the WARC keeps the bytes as received)."""
+    fields = ("native_id", "url", "text", "title", "author", "raw", "in_reply_to")
+    changed: dict[str, Any] = {
+        name: value.replace(_NUL, "\ufffd")
+        for name in fields
+        if isinstance(value := getattr(post, name), str) and _NUL in value
+    }
+    if any(_NUL in m for m in post.media):
+        changed["media"] = tuple(m.replace(_NUL, "\ufffd") for m in post.media)
+    return replace(post, **changed) if changed else post
 
 
 @dataclass(frozen=True)
@@ -472,7 +489,8 @@ class Index:
         Returns counts ``{new, edited, unchanged}``."""
         counts = {"new": 0, "edited": 0, "unchanged": 0}
         with session_scope(self.engine) as s:
-            for post in posts:
+            for found in posts:
+                post = _storable(found)
                 pid = post_key(account, post.native_id)
                 row = s.get(PostRow, pid)
                 digest = post.content_hash()

@@ -86,7 +86,7 @@ def get_json(
     ctype = (ex.headers.get("content-type") or "").split(";")[0].strip()
     try:
         data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # malformed, too deep, a 5,000-digit number
         kind = "HTML instead of JSON" if b"<html" in body[:512].lower() else "malformed JSON"
         raise PageError(f"{what}: {kind} ({ctype or 'no content type'}: {exc}){where}") from None
     return Page(data, ex, record)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
@@ -121,9 +122,17 @@ class FeedConnector:
         # Parsed without the feed's URL as base, so that an entry id that is not an absolute URI
         # (a bare number, a tag-less guid) stays as written: the id must not change when the
         # feed moves. Links and media are resolved against the URL here instead.
-        parsed = feedparser.parse(body, response_headers={"content-type": content_type or ""})
+        headers = {"content-type": content_type or ""}
         problem = None
-        if parsed.bozo:
+        try:
+            parsed = feedparser.parse(body, response_headers=headers)
+        except (ValueError, OverflowError) as exc:  # e.g. &#9999999999; or &#xD800;
+            problem = (
+                f"character references that name no character ({type(exc).__name__}: {exc}); "
+                "read with each replaced by U+FFFD"
+            )
+            parsed = feedparser.parse(_safe_char_refs(body), response_headers=headers)
+        if parsed.bozo and problem is None:
             problem = f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}"
             if parsed.entries:
                 problem += f" ({len(parsed.entries)} entries still readable)"
@@ -159,3 +168,23 @@ class FeedConnector:
                 )
             )
         return posts, problem
+
+
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9A-Fa-f]+)|([0-9]+));")
+
+
+def _safe_char_refs(body: bytes) -> bytes:
+    """``body`` with every numeric character reference that names no Unicode scalar value
+    (beyond U+10FFFF, a surrogate, NUL) replaced by U+FFFD's; the others are kept as written."""
+
+    def fix(match: re.Match[bytes]) -> bytes:
+        hex_digits, decimal = match.groups()
+        digits = hex_digits or decimal
+        if len(digits) > 8:
+            return b"&#xFFFD;"
+        code = int(digits, 16 if hex_digits else 10)
+        if code == 0 or code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+            return b"&#xFFFD;"
+        return match.group(0)
+
+    return _CHAR_REF.sub(fix, body)
