@@ -33,9 +33,9 @@ from archiver.governance.policy_log import record_policy_in_force
 from archiver.index.api import Index, NormalizedPost, RecordExtra, jsonable
 from archiver.index.models import CaptureRow, WarcFileRow
 from archiver.logging import get_logger
-from archiver.policy.model import Account, period_before
+from archiver.policy.model import Account, PolicySet, period_before
 from archiver.runtime import Runtime
-from archiver.warc.spool import ClosedWarc, SpoolWriter, WarcContext
+from archiver.warc.spool import ClosedWarc, SpoolWriter, WarcContext, claim_capture
 from archiver.warc.writer import Block, http_head_length
 
 
@@ -262,8 +262,16 @@ def capture_account(rt: Runtime, account_id: str, *, trigger: str = "cli") -> Ca
         known = ", ".join(sorted(policies.accounts)) or "none"
         raise UsageError(f"unknown account {account_id!r}; known accounts: {known}")
     account: Account = policies.accounts[account_id]
-    series = policies.series_of(account)
     capture_id = new_capture_id(rt)
+    with claim_capture(rt.settings.spool_dir, capture_id):
+        return _capture(rt, policies, account, capture_id, trigger)
+
+
+def _capture(
+    rt: Runtime, policies: PolicySet, account: Account, capture_id: str, trigger: str
+) -> CaptureResult:
+    """The capture itself, while this process holds the capture's claim on its spool files."""
+    series = policies.series_of(account)
     log = get_logger(account=account.id, capture_id=capture_id)
     started = rt.clock.now()
     index: Index = rt.index

@@ -22,7 +22,9 @@ from archiver.warc.spool import (
     OPEN_SUFFIX,
     WARC_SUFFIX,
     close_spool_file,
+    is_claimed,
     object_key,
+    remove_stale_claims,
     repair_open_file,
     sha256_file,
     try_lock,
@@ -163,13 +165,23 @@ def _ingest(rt: Runtime, path: Path, records: list[ReadRecord], note: str) -> No
 
 
 def _in_flight(
-    rt: Runtime, path: Path, warc: WarcFileInfo | None, busy: Callable[[str], bool]
+    rt: Runtime, path: Path, warc: WarcFileInfo | None, busy: Callable[[str], bool] | None
 ) -> bool:
-    """True when a running capture may still index or ship this file itself."""
+    """True when a running capture may still index or ship this file itself: its capture's
+    claim is held (by any live process on this host), or ``busy`` says its account runs."""
     if warc is None:  # not indexed yet: its capture may be about to
-        account = _warcinfo(read_file_records(path)).get("account")
-        return account is None or busy(account)
-    return busy(warc.account) and rt.index.get_capture(warc.capture_id).status == "running"
+        fields = _warcinfo(read_file_records(path))
+        capture_id, account = fields.get("capture-id"), fields.get("account")
+        if capture_id and is_claimed(rt.settings.spool_dir, capture_id):
+            return True
+        return busy is not None and (account is None or busy(account))
+    if is_claimed(rt.settings.spool_dir, warc.capture_id):
+        return True
+    return (
+        busy is not None
+        and busy(warc.account)
+        and rt.index.get_capture(warc.capture_id).status == "running"
+    )
 
 
 def recover_spool(rt: Runtime, busy: Callable[[str], bool] | None = None) -> RecoveryReport:
@@ -185,6 +197,7 @@ def recover_spool(rt: Runtime, busy: Callable[[str], bool] | None = None) -> Rec
     if not spool.is_dir():
         report.interrupted = close_stale_captures(rt, busy)
         return report
+    remove_stale_claims(spool)
     for path in sorted(spool.glob(f"*{WARC_SUFFIX}{OPEN_SUFFIX}")):
         lock = try_lock(path)
         if lock is None:
@@ -228,7 +241,9 @@ def close_stale_captures(rt: Runtime, busy: Callable[[str], bool] | None = None)
     limit = timedelta(seconds=s.capture_deadline + s.http_response_deadline + 60)
     closed: list[str] = []
     for capture in rt.index.stale_captures(rt.clock.now() - limit):
-        if busy is not None and busy(capture.account):
+        if (busy is not None and busy(capture.account)) or is_claimed(
+            s.spool_dir, capture.capture_id
+        ):
             continue
         reason = (
             f"interrupted: still running {limit.total_seconds():.0f} s after it started, past "
@@ -252,7 +267,7 @@ def _recover_closed(
 ) -> None:
     """Index (when the index does not know it) and ship one closed spool file."""
     warc = rt.index.get_warc(path.name)
-    if busy is not None and _in_flight(rt, path, warc, busy):
+    if _in_flight(rt, path, warc, busy):
         return
     if warc is None:
         records = read_file_records(path, with_payloads=True)

@@ -13,6 +13,8 @@ import os
 import re
 import socket
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -294,3 +296,50 @@ def repair_open_file(path: Path) -> RepairResult:
             os.fsync(fh.fileno())
         get_logger().warning("warc.repaired", file=path.name, kept=keep, cut=size - keep)
     return RepairResult(path=path, kept_bytes=keep, cut_bytes=size - keep)
+
+
+def _claim_path(spool_dir: Path, capture_id: str) -> Path:
+    return spool_dir / f".claim-{capture_id}"
+
+
+@contextmanager
+def claim_capture(spool_dir: Path, capture_id: str) -> Iterator[None]:
+    """Hold the claim of a running capture on its spool files (an exclusive ``flock`` the
+    kernel drops when the process dies): recovery and backlog shipping leave the files of a
+    claimed capture alone, whichever process runs them."""
+    spool_dir.mkdir(parents=True, exist_ok=True)
+    path = _claim_path(spool_dir, capture_id)
+    locking = path.with_name(f".locking-{capture_id}")
+    with locking.open("a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        os.replace(locking, path)  # visible only once locked: a claim seen unlocked is stale
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
+
+
+def is_claimed(spool_dir: Path, capture_id: str) -> bool:
+    """True while a live process holds the claim of ``capture_id``."""
+    path = _claim_path(spool_dir, capture_id)
+    try:
+        fh = path.open("rb")
+    except OSError:
+        return False
+    with fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        return False
+
+
+def remove_stale_claims(spool_dir: Path) -> int:
+    """Delete the claim files of captures whose process died (no lock held on them; a claim
+    file only appears once locked). Returns how many were removed."""
+    removed = 0
+    for path in spool_dir.glob(".claim-*"):
+        if not is_claimed(spool_dir, path.name.removeprefix(".claim-")):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

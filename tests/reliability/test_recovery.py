@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -120,3 +121,27 @@ def test_captures_left_running_by_a_dead_process_are_closed_as_interrupted(
     assert recover_spool(rt).interrupted == [], "closed once"
     busy = recover_spool(rt, busy=lambda account: True)
     assert busy.interrupted == []
+
+
+def test_recovery_leaves_the_files_of_a_claimed_capture_alone(
+    tmp_path: Path, make_runtime: MakeRuntime, backend: dict[str, str]
+) -> None:
+    """A file belongs to its capture while that capture's claim is held, whichever process
+    (``archiver capture``, the daemon's backlog shipping) runs recovery meanwhile."""
+    if backend:
+        pytest.skip("the store is made unreachable through a local path: one backend suffices")
+    from archiver.capture.job import capture_account
+    from archiver.warc.spool import claim_capture
+
+    blocked = tmp_path / "store"
+    rt = make_runtime(storage_url=f"file://{blocked}")
+    shutil.rmtree(blocked)
+    blocked.write_text("the store cannot write here now")
+    result = capture_account(rt, "demo-agency-rdf")
+    [left] = list(rt.settings.spool_dir.glob("*.warc.gz"))  # stored nowhere: kept in the spool
+    with claim_capture(rt.settings.spool_dir, result.capture_id):
+        report = recover_spool(rt)
+        assert left.name not in report.still_spooled + report.shipped, "touched while claimed"
+    report = recover_spool(rt)
+    assert report.still_spooled == [left.name], "tried once the claim is gone"
+    assert left.exists()
