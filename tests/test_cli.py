@@ -80,7 +80,11 @@ def test_cli_story_with_json_contract(cli: Any, sim: Simulator, tmp_path: Path) 
     out = tmp_path / "feed.xml"
     cli("extract", feed_url, "--at", history["versions"][0]["captured_at"], "-o", str(out))
     first_feed = out.read_bytes()
-    cli("extract", feed_url, "-o", str(out))
+    refused = cli("extract", feed_url, "-o", str(out), code=2)
+    assert b"--force" in refused.stderr and out.read_bytes() == first_feed, "never overwritten"
+    folder = cli("extract", feed_url, "-o", str(tmp_path), code=2)
+    assert b"is a folder" in folder.stderr and b"Traceback" not in folder.stderr
+    cli("extract", feed_url, "-o", str(out), "--force")
     assert first_feed != out.read_bytes(), "--at picks the version live at that time"
     assert b"<rss" in first_feed
 
@@ -178,3 +182,15 @@ def test_integrity_checks_exit_3_on_tamper(cli: Any, tmp_path: Path) -> None:
         db.execute("UPDATE audit_events SET actor = 'mallory' WHERE seq = 1")
     broken = as_json(cli("audit", "verify", "--json", code=3))
     assert broken["first_broken_seq"] == 1
+
+
+def test_errors_are_plain_text_never_markup(cli: Any, tmp_path: Path) -> None:
+    policies = tmp_path / "p"
+    policies.mkdir()
+    (policies / "p.yaml").write_text(
+        "accounts:\n  - id: a\n    agency: '[bold]Agency[/bold]'\n    platform: nope\n"
+    )
+    proc = cli("policies", "check", code=2, extra={"ARCHIVER_POLICIES": str(policies)})
+    text = proc.stderr.decode()
+    assert "p.yaml:4:" in text and "'nope' is not allowed" in text
+    assert "Traceback" not in text

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 
 import typer
+from rich.text import Text
 
 from archiver import __version__
 from archiver.cli import capture as capture_cmds
@@ -18,7 +20,7 @@ from archiver.cli import reports as report_cmds
 from archiver.cli import retrieval as retrieval_cmds
 from archiver.cli import simulate as simulate_cmds
 from archiver.cli.common import emit_json, err, runtime
-from archiver.errors import ArchiverError
+from archiver.errors import EXIT_FAILED, EXIT_USAGE, ArchiverError
 
 app = typer.Typer(
     name="archiver",
@@ -77,8 +79,31 @@ def main() -> None:
     try:
         app()
     except ArchiverError as exc:
-        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        _error(str(exc))
         sys.exit(exc.exit_code)
+    except OSError as exc:  # a path the operator gave, or the machine itself (disk full)
+        code, message = _os_error(exc)
+        _error(message)
+        sys.exit(code)
+
+
+def _error(message: str) -> None:
+    """``error: MESSAGE`` on stderr; the message is printed as written (never as markup)."""
+    err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
+
+
+def _os_error(exc: OSError) -> tuple[int, str]:
+    """Exit code and plain message for an operating-system error that reached the CLI."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    if exc.errno == errno.ENOSPC:
+        return EXIT_FAILED, f"no space left on the device{where}; free space, then run it again"
+    if isinstance(exc, IsADirectoryError):
+        return EXIT_USAGE, f"{exc.filename} is a folder; name a file to write (-o FILE)"
+    if isinstance(exc, (NotADirectoryError, FileNotFoundError)):
+        return EXIT_USAGE, f"no such folder for{where}; create it or name another path"
+    if isinstance(exc, PermissionError):
+        return EXIT_USAGE, f"permission denied{where}; choose a path you can write"
+    return EXIT_FAILED, f"{exc.strerror or exc}{where}"
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from archiver.cli.common import emit_json, err, out, parse_time, runtime, short_time
+from archiver.errors import UsageError
 from archiver.index.api import PostSummary, jsonable
 from archiver.retrieval import extract as extract_record
 from archiver.retrieval import provenance, version_text, word_diff
@@ -184,9 +185,15 @@ def extract(
         help="The HTTP response as received (headers and "
         "body with its transfer and content encodings).",
     ),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing -o file."),
 ) -> None:
     """The archived bytes of a record: the payload (decoded, as `warcio extract --payload`),
-    or with --raw the exact HTTP block. Exit 3 if the stored bytes fail their digest."""
+    or with --raw the exact HTTP block. Exit 3 if the stored bytes fail their digest; exit 2
+    when -o names a folder, or a file that exists (without --force)."""
+    if output is not None and output.is_dir():
+        raise UsageError(f"-o {output} is a folder; name the file to write, e.g. -o page.html")
+    if output is not None and output.exists() and not force:
+        raise UsageError(f"-o {output} exists; choose another name or add --force to replace it")
     result = extract_record(runtime(load=False), target, parse_time(at, name="--at"))
     data = result.content.block if raw else result.content.payload
     if output is not None:
