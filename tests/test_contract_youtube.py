@@ -120,10 +120,14 @@ def expected_videos(page: dict[str, Any], web: str) -> dict[str, dict[str, Any]]
     }
 
 
-def expected_comment(item: dict[str, Any], video: str, parent: str, web: str) -> dict[str, Any]:
+def expected_comment(
+    item: dict[str, Any], video: str | None, parent: str, web: str
+) -> dict[str, Any]:
+    """What a recorded comment says of itself; ``video``: the one its answer names (a reply
+    from comments.list names none, so it has no watch URL)."""
     s = item["snippet"]
     return {
-        "url": f"{web}/watch?v={video}&lc={item['id']}",
+        "url": f"{web}/watch?v={video}&lc={item['id']}" if video else None,
         "title": None,
         "text": s["textOriginal"],
         "author": s["authorDisplayName"],
@@ -222,7 +226,8 @@ def test_recorded_channel_uploads_videos_comment_pages_and_replies(
         comment = t["snippet"]["topLevelComment"]
         want[comment["id"]] = expected_comment(comment, t["snippet"]["videoId"], commented, web)
     for reply in replies["items"]:
-        want[reply["id"]] = expected_comment(reply, commented, reply["snippet"]["parentId"], web)
+        s = reply["snippet"]
+        want[reply["id"]] = expected_comment(reply, s.get("videoId"), s["parentId"], web)
     assert indexed(rt, "comment") == want
     assert rt.index.get_capture(result.capture_id).ledger["complete_listing"] is True
     # what was asked, and how the pages were followed

@@ -200,12 +200,14 @@ def _video(item: dict[str, Any], *, record_id: str | None, web: str) -> Normaliz
 def _comment(
     item: dict[str, Any], *, record_id: str | None, web: str, video: str | None, parent: str | None
 ) -> NormalizedPost:
-    """A ``youtube#comment``: top level (``parent`` None: it answers the video) or a reply (it
-    answers ``parent``, else its ``snippet.parentId``)."""
+    """A ``youtube#comment``: top level (``parent`` None: it answers ``video``) or a reply (it
+    answers ``parent``, else its ``snippet.parentId``). Its URL (``watch?v=&lc=``) is built only
+    from the video the answer itself names, so a comment rebuilt from its archived answer alone
+    is the comment the capture indexed."""
     s = item["snippet"]
     cid = str(item["id"])
-    video = video or s.get("videoId")
     parent = parent or s.get("parentId")
+    video = s.get("videoId") or (None if parent else video)
     text = s.get("textOriginal")
     if text is None:  # textOriginal is only shown to the author; textDisplay then holds it
         text = plain(str(s.get("textDisplay") or ""))
