@@ -14,6 +14,7 @@ import random
 import tempfile
 import time
 import typing
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -396,14 +397,17 @@ class HttpClient:
                     f"{method} {safe_url} failed before a response: {type(exc).__name__}: {exc}"
                 ) from None
             deadline = time.monotonic() + self.limits.response_deadline
+            decoder = ContentDecoder(response.headers.get("content-encoding"))
             try:
-                for chunk in response.iter_bytes():
+                for chunk in decoder.decode(response.iter_raw()):
                     if time.monotonic() > deadline:
                         truncated = "time"
                         error = f"response deadline of {self.limits.response_deadline:.0f} s passed"
                         break
                     body.write(chunk)
                     body_length += len(chunk)
+                    # the cap holds for the decoded size too, checked every step: a gzip bomb
+                    # is cut at the cap, never held in memory whole
                     if tap.received_length > self.limits.max_response_bytes or (
                         body_length > self.limits.max_response_bytes
                     ):
@@ -444,6 +448,60 @@ class HttpClient:
             error=error,
             redirect_to=redirect_to,
         )
+
+
+class ContentDecoder:
+    """Undo a response's Content-Encoding (gzip, x-gzip, deflate) in steps of at most
+    :attr:`STEP` bytes, so that a small compressed chunk (a gzip bomb) never becomes more than
+    one step in memory at once. Other encodings pass through as received."""
+
+    STEP = 1024 * 1024
+
+    def __init__(self, encoding: str | None) -> None:
+        codings = [
+            c.strip().lower()
+            for c in (encoding or "").split(",")
+            if c.strip().lower() not in ("", "identity")
+        ]
+        self._wbits: int | None = None
+        if codings in (["gzip"], ["x-gzip"]):
+            self._wbits = 16 + zlib.MAX_WBITS
+        elif codings == ["deflate"]:
+            self._wbits = zlib.MAX_WBITS
+        self._zlib = zlib.decompressobj(self._wbits) if self._wbits is not None else None
+        self._started = False
+
+    def decode(self, chunks: typing.Iterable[bytes]) -> typing.Iterator[bytes]:
+        for data in chunks:
+            yield from self._feed(data)
+        if self._zlib is not None:
+            rest = self._zlib.flush()
+            if rest:
+                yield rest
+
+    def _feed(self, data: bytes) -> typing.Iterator[bytes]:
+        if self._zlib is None:
+            if data:
+                yield data
+            return
+        while data:
+            try:
+                out = self._zlib.decompress(data, self.STEP)
+            except zlib.error as exc:
+                if self._wbits == zlib.MAX_WBITS and not self._started:
+                    self._wbits = -zlib.MAX_WBITS  # "deflate" sent raw, as some servers do
+                    self._zlib = zlib.decompressobj(self._wbits)
+                    continue
+                raise httpx.DecodingError(f"content could not be decoded: {exc}") from None
+            self._started = True
+            if out:
+                yield out
+            data = self._zlib.unconsumed_tail
+            if self._zlib.eof:
+                data = self._zlib.unused_data.lstrip(b"\0")  # a next gzip member, if any
+                self._zlib = zlib.decompressobj(self._wbits or zlib.MAX_WBITS)
+                if not data:
+                    return
 
 
 def host_of(url: str) -> str:

@@ -130,3 +130,37 @@ def test_metadata_addresses_are_refused_even_with_private_networks_allowed(addre
 
 def test_loopback_is_still_allowed_with_private_networks_allowed() -> None:
     assert resolve_checked("127.0.0.1", 80, allow_private=True) == ["127.0.0.1"]
+
+
+def test_gzip_bomb_is_cut_at_the_cap_in_bounded_steps() -> None:
+    """A 1 MiB gzip body that inflates to 1 GiB: decoded one step at a time and cut at the
+    cap, never inflated whole."""
+    import gzip as gz
+    import zlib
+
+    from archiver.capture.http import ContentDecoder, HttpClient, HttpLimits
+
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    zeros = b"\0" * (1 << 20)
+    bomb = b"".join(compressor.compress(zeros) for _ in range(1024)) + compressor.flush()
+    assert len(bomb) < 2 * (1 << 20)
+    steps = ContentDecoder("gzip").decode([bomb])
+    first = next(steps)
+    assert len(first) <= ContentDecoder.STEP
+    two_members = gz.compress(b"first ") + gz.compress(b"second")
+    assert b"".join(ContentDecoder("gzip").decode([two_members[:7], two_members[7:]])) == (
+        b"first second"
+    )
+    assert b"".join(ContentDecoder("deflate").decode([zlib.compress(b"x" * 10)])) == b"x" * 10
+    raw = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    raw_deflate = raw.compress(b"raw deflate") + raw.flush()
+    assert b"".join(ContentDecoder("deflate").decode([raw_deflate])) == b"raw deflate"
+
+    with ReplayServer() as server:
+        server.add_json("GET", "/bomb", bomb, headers=[("Content-Encoding", "gzip")])
+        limits = HttpLimits(max_response_bytes=8 * (1 << 20), max_retries=0)
+        with HttpClient(limits=limits, allow_private=True) as http:
+            [exchange] = http.get(f"{server.base_url}/bomb")
+    assert exchange.truncated == "length"
+    assert exchange.body_length <= limits.max_response_bytes + ContentDecoder.STEP
+    assert exchange.raw_length <= len(bomb) + 4096, "the compressed answer is kept as received"
