@@ -50,6 +50,7 @@ def test_a_missed_run_is_caught_up_once() -> None:
 def test_a_slow_capture_is_not_run_twice_at_once(make_runtime: MakeRuntime) -> None:
     rt = make_runtime(health_addr="127.0.0.1:0")
     daemon = Daemon(rt)
+    assert daemon.lease.acquire(), "only the leader dispatches"
     try:
         lock = daemon._running.setdefault("demo-agency-rdf", __import__("threading").Lock())
         with lock:  # the account's capture is still running
@@ -58,7 +59,11 @@ def test_a_slow_capture_is_not_run_twice_at_once(make_runtime: MakeRuntime) -> N
         assert daemon.metrics.overlaps.labels("demo-agency-rdf")._value.get() == 1
         daemon._capture("demo-agency-rdf")
         assert len(rt.index.list_captures("demo-agency-rdf")) == 1
+        daemon.lease.release()
+        daemon._capture("demo-agency-rdf")
+        assert len(rt.index.list_captures("demo-agency-rdf")) == 1, "no lease, no capture"
     finally:
+        daemon.lease.release()
         daemon.probes.stop()
 
 
