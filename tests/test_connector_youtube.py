@@ -30,7 +30,15 @@ from archiver.simulator.platforms.youtube import (
     thread_count,
 )
 from tests.conftest import MakeRuntime
-from tests.platforms import ACCOUNT, api_root, events, platform_policy, posts, stored_bytes
+from tests.platforms import (
+    ACCOUNT,
+    api_root,
+    events,
+    fault_repeats,
+    platform_policy,
+    posts,
+    stored_bytes,
+)
 
 
 def policy(tmp_path: Path, sim: Simulator, channel: str = CHANNEL, **extra: str) -> Path:
@@ -177,3 +185,30 @@ def test_paging_through_a_long_uploads_playlist(
     assert all(p["part"] == ["snippet,contentDetails"] and p["maxResults"] == ["50"] for p in pages)
     [lookup] = asked(rt, result.capture_id, "channels")
     assert lookup["part"] == ["snippet,contentDetails"] and lookup["id"] == ["UCbench120"]
+
+
+def test_a_broken_feed_is_kept_raw_and_never_a_complete_listing(
+    make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path
+) -> None:
+    sim.inject_fault("www.youtube.com/feeds/videos.xml", "html")
+    rt = make_runtime(policy(tmp_path, sim, options="{media: false}"))
+    result = capture_account(rt, ACCOUNT)
+    assert result.status == "partial" and any("channel feed" in p for p in result.problems)
+    assert rt.index.get_capture(result.capture_id).ledger["complete_listing"] is False
+
+
+@pytest.mark.parametrize("kind", ["malformed", "500"])
+def test_a_failing_uploads_page_leaves_the_listing_incomplete(
+    make_runtime: MakeRuntime,
+    sim: Simulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    kind: str,
+) -> None:
+    monkeypatch.setenv("SIM_YT_KEY", KEY)
+    opts = "{media: false, comments: false}"
+    rt = make_runtime(policy(tmp_path, sim, credentials="SIM_YT_KEY", options=opts))
+    sim.inject_fault("www.googleapis.com/youtube/v3/playlistItems", kind, count=fault_repeats(kind))
+    result = capture_account(rt, ACCOUNT)
+    assert result.status == "partial" and any("uploads page" in p for p in result.problems)
+    assert rt.index.get_capture(result.capture_id).ledger["complete_listing"] is False

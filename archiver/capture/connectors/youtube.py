@@ -364,13 +364,17 @@ class YouTubeConnector:
         if isinstance(exchange, str):
             return ConnectorResult(fatal=f"{exchange} (unknown channel?)")
         record_id = session.record_id(exchange)
-        posts = self.posts_from_response(
-            account,
-            exchange.url,
-            exchange.headers.get("content-type"),
-            exchange.content(),
-            record_id,
-        )
+        try:
+            posts = self.posts_from_response(
+                account,
+                exchange.url,
+                exchange.headers.get("content-type"),
+                exchange.content(),
+                record_id,
+            )
+        except ValueError as exc:  # kept raw in the WARC; no deletion is guessed from it
+            session.problem(f"channel feed could not be parsed: {exc}", url=exchange.url)
+            return ConnectorResult(listing_record_id=record_id)
         posts = posts[: account.options.max_items]
         complete = exchange.truncated is None
         if exchange.truncated:
