@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -73,3 +77,30 @@ accounts:
     series: s
     schedule: {schedule}
 """
+
+
+def kill_when_spooled(proc: subprocess.Popen[bytes], spool: Path, records: int, what: str) -> None:
+    """SIGKILL ``proc`` (an ``archiver capture``) once its open spool file holds ``records``
+    whole records, so it dies mid-capture; fails the test when that never happens in 60 s."""
+    from archiver.warc.reader import read_file_records
+    from archiver.warc.spool import whole_records_length
+
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            opened = list(spool.glob("*.open"))
+            if (
+                opened
+                and whole_records_length(opened[0])
+                and len(read_file_records(opened[0])) >= records
+            ):
+                break
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            time.sleep(0.05)
+        else:
+            pytest.fail(f"the capture never wrote {what}")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import http.server
-import os
-import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +14,8 @@ import pytest
 from archiver.capture.recovery import recover_spool
 from archiver.simulator import Simulator
 from archiver.warc.reader import read_file_records
-from archiver.warc.spool import whole_records_length
 from tests.conftest import MakeRuntime, archiver_env, write_policy
+from tests.processes import kill_when_spooled
 
 IMAGES = 8
 
@@ -93,28 +90,9 @@ accounts:
         stderr=subprocess.PIPE,
     )
     spool = rt.settings.spool_dir
-    try:
-        # Wait (bounded) until the feed and every image are in the open file; the last
-        # request hangs, so the process is mid-capture when it is killed.
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            opened = list(spool.glob("*.open"))
-            # warcinfo, then request + response for the feed and for each image
-            if (
-                opened
-                and whole_records_length(opened[0])
-                and len(read_file_records(opened[0])) >= 1 + 2 * (1 + IMAGES)
-            ):
-                break
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            time.sleep(0.05)
-        else:
-            pytest.fail("the capture never wrote its records")
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    # the feed and every image in the open file (warcinfo, then request + response each); the
+    # last request hangs, so the process is mid-capture when it is killed
+    kill_when_spooled(proc, spool, 1 + 2 * (1 + IMAGES), "its records")
     [opened] = list(spool.glob("*.open"))
     whole_before = [r.written for r in read_file_records(opened)]
     report = recover_spool(rt)

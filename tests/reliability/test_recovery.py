@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,11 +16,10 @@ from archiver.capture.recovery import recover_spool
 from archiver.index.db import session_scope
 from archiver.index.models import AuditEventRow, CaptureRow
 from archiver.simulator import Simulator
-from archiver.warc.reader import read_file_records
-from archiver.warc.spool import whole_records_length
 from tests.conftest import MakeRuntime, archiver_env
 from tests.corpus_replay import ReplayServer
 from tests.platforms import ACCOUNT, platform_policy
+from tests.processes import kill_when_spooled
 
 
 def _audit_actions(rt: object) -> list[str]:
@@ -60,27 +56,8 @@ def test_a_status_without_id_does_not_stop_recovery(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        spool = rt.settings.spool_dir
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                opened = list(spool.glob("*.open"))
-                # warcinfo, lookup and listing (request + response each)
-                if (
-                    opened
-                    and whole_records_length(opened[0])
-                    and len(read_file_records(opened[0])) >= 5
-                ):
-                    break
-                assert proc.poll() is None
-                time.sleep(0.05)
-            else:
-                pytest.fail("the capture never wrote its listing")
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+        # warcinfo, lookup and listing (request + response each)
+        kill_when_spooled(proc, rt.settings.spool_dir, 5, "its listing")
     report = recover_spool(rt)  # must not raise
     assert len(report.repaired) == 1 and len(report.shipped) == 1
     [capture] = rt.index.list_captures(ACCOUNT)
