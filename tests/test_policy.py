@@ -172,3 +172,16 @@ def test_cli_check_exits_2_with_file_line(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "bad.yaml:5:" in proc.stderr and "P90D" in proc.stderr
+
+
+def test_grs_6_4_item_020_reads_as_the_schedule_does() -> None:
+    """DAA-GRS-2016-0005-0002 is GRS 6.4 item 020; its title must be the schedule's own."""
+    from archiver.policy.loader import load_policies
+    from tests.conftest import ROOT
+
+    for folder in (ROOT / "policies", ROOT / "policies" / "demo"):
+        policies = load_policies(folder, {"SIMULATOR_URL": "http://127.0.0.1:1"})
+        [item] = [s for s in policies.series.values() if s.authority == "DAA-GRS-2016-0005-0002"]
+        assert item.title.startswith(
+            "Public correspondence and communications not requiring formal action"
+        ), folder
