@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from rich.console import Console
@@ -40,8 +40,12 @@ def emit_json(value: Any) -> None:
     sys.stdout.flush()
 
 
-def parse_time(value: str | None, *, name: str) -> datetime | None:
-    """An ISO date or date-time on the command line, as aware UTC (UsageError if unparsable)."""
+def parse_time(value: str | None, *, name: str, end_of_day: bool = False) -> datetime | None:
+    """An ISO date or date-time on the command line, as aware UTC (UsageError if unparsable).
+
+    A bare date is the start of that day (UTC), or with ``end_of_day`` (an inclusive upper
+    bound: ``--to``, ``--until``) its last instant, so ``--to 2026-12-02`` includes that day.
+    """
     if value is None:
         return None
     try:
@@ -50,7 +54,17 @@ def parse_time(value: str | None, *, name: str) -> datetime | None:
         raise UsageError(
             f"{name}: {value!r} is not a date; write 2026-11-24 or 2026-11-24T12:00:00Z"
         ) from None
+    if end_of_day and _is_bare_date(value):
+        parsed = parsed + timedelta(days=1) - timedelta(microseconds=1)
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _is_bare_date(value: str) -> bool:
+    try:
+        date.fromisoformat(value.strip())
+    except ValueError:
+        return False
+    return "T" not in value and ":" not in value
 
 
 def short_time(value: datetime | None) -> str:

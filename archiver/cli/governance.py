@@ -60,7 +60,7 @@ def hold_add(
         account=account,
         series=series,
         date_from=parse_time(date_from, name="--from"),
-        date_to=parse_time(date_to, name="--to"),
+        date_to=parse_time(date_to, name="--to", end_of_day=True),
         query=query,
     )
     hold, covered = add_hold(runtime(), name, reason, criteria)

@@ -90,7 +90,7 @@ def search(
         series=series,
         platform=platform,
         since=parse_time(since, name="--since"),
-        until=parse_time(until, name="--until"),
+        until=parse_time(until, name="--until", end_of_day=True),
         edited=edited,
         deleted=deleted,
         limit=limit,
