@@ -7,7 +7,8 @@
 also inside ``recordWithMedia``). A post absent from a complete listing is confirmed deleted by
 ``app.bsky.feed.getPosts?uris=`` no longer returning it.
 
-``handle:`` is the account's handle (``agency.bsky.social``); ``base_url:`` overrides the AppView
+``handle:`` is the account's handle (``agency.bsky.social``) or DID (``did:plc:...``, then
+not resolved); ``base_url:`` overrides the AppView
 (default the public one).
 
 How feed entries are indexed (``feedViewPost``; ``raw`` is the entry as found, ``reason``
@@ -193,12 +194,16 @@ class BlueskyConnector:
         if not handle:
             return ConnectorResult(fatal="a bluesky account needs handle: 'name.bsky.social'")
         base, web = self._roots(account)
+        did = handle if handle.startswith("did:") else None  # getAuthorFeed takes either
         try:
-            did = get_json(
-                session,
-                f"{base}/com.atproto.identity.resolveHandle?handle={quote(handle)}",
-                what=f"resolving {handle}",
-            ).data["did"]
+            did = (
+                did
+                or get_json(
+                    session,
+                    f"{base}/com.atproto.identity.resolveHandle?handle={quote(handle)}",
+                    what=f"resolving {handle}",
+                ).data["did"]
+            )
         except PageError as exc:
             return ConnectorResult(fatal=f"{exc} (unknown handle?)")
         except (KeyError, TypeError):
