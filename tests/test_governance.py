@@ -302,3 +302,31 @@ def test_a_lengthened_schedule_extends_existing_locks(
     make_plan(make_runtime(policies=folder, create=False))
     locked = rt.store.head(warc.key).retain_until
     assert locked is not None and locked > NOW + timedelta(days=399)
+
+
+def test_a_disposition_the_store_refuses_certifies_nothing_and_can_run_again(
+    make_runtime: MakeRuntime,
+) -> None:
+    old = make_runtime(clock=LONG_AGO)
+    gone = capture_account(old, QUAKES)
+    rt = as_actor(make_runtime, "alice")
+    plan = make_plan(rt)
+    assert [i.capture_id for i in plan.eligible] == [gone.capture_id]
+    approve_plan(as_actor(make_runtime, "bob"), plan.plan_id)
+    keys = [w.key for w in rt.index.list_warcs(capture_id=gone.capture_id)]
+    for key in keys:  # the store itself refuses deletion (a lock set outside the archiver)
+        rt.store.set_legal_hold(key, True)
+    refused = execute_plan(as_actor(make_runtime, "carol"), plan.plan_id)
+    assert refused.destroyed == [] and not refused.complete
+    assert list(refused.refused) == [gone.capture_id]
+    assert refused.certificate_key is None, "no certificate for a disposition that did nothing"
+    assert not rt.store.exists(f"certificates/{plan.plan_id}.json")
+    assert get_plan(rt, plan.plan_id).status == "approved", "left re-executable"
+    assert rt.index.get_capture(gone.capture_id).status != "disposed"
+    assert all(rt.store.exists(k) for k in keys) and rt.index.records_of_capture(gone.capture_id)
+    for key in keys:
+        rt.store.set_legal_hold(key, False)
+    done = execute_plan(as_actor(make_runtime, "carol"), plan.plan_id)
+    assert done.complete and done.destroyed == [gone.capture_id]
+    assert done.certificate_key == f"certificates/{plan.plan_id}.json"
+    assert get_plan(rt, plan.plan_id).status == "executed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import typer
@@ -186,12 +187,27 @@ def dispose_cmd(
     """Execute an approved plan and store its disposition certificate."""
     result = execute_plan(runtime(), plan_id, transfer_dir=output)
     if json_out:
-        emit_json(result)
-        return
-    err.print(
-        f"destroyed {len(result.destroyed)}, transferred {len(result.transferred)}, "
-        f"skipped {len(result.skipped)}; certificate {result.certificate_key} "
-        f"(sha256 {result.certificate_sha256})"
-    )
-    for capture_id, why in result.skipped.items():
-        err.print(f"  skipped {capture_id}: {why}")
+        emit_json({**asdict(result), "complete": result.complete})
+    else:
+        certified = (
+            f"certificate {result.certificate_key} (sha256 {result.certificate_sha256})"
+            if result.certificate_key
+            else "no certificate: nothing was disposed"
+        )
+        err.print(
+            f"destroyed {len(result.destroyed)}, transferred {len(result.transferred)}, "
+            f"skipped {len(result.skipped)}, remaining {len(result.refused)}; {certified}",
+            markup=False,
+        )
+        for capture_id, why in result.skipped.items():
+            err.print(f"  skipped {capture_id}: {why}", markup=False)
+        for capture_id, why in result.refused.items():
+            err.print(f"  remains {capture_id}: {why}", markup=False)
+    if not result.complete:
+        err.print(
+            f"disposition of plan {plan_id} is incomplete: {len(result.refused)} capture(s) "
+            "remain (see above); the plan stays approved; fix the cause (an Object Lock still "
+            f"in force, the store) and run `archiver retention dispose {plan_id}` again",
+            markup=False,
+        )
+        raise typer.Exit(1)

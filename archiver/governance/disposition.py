@@ -7,6 +7,7 @@ whose records are the originals of revisits in a capture that is kept is *not* d
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import json
@@ -20,7 +21,7 @@ from typing import Any
 from sqlalchemy.orm import aliased
 from sqlmodel import col, delete, func, select
 
-from archiver.errors import NotFoundError, StorageError, UsageError
+from archiver.errors import NotFoundError, ObjectNotFoundError, StorageError, UsageError
 from archiver.governance.audit import record_event
 from archiver.governance.holds import HoldMatcher
 from archiver.governance.locks import extend_locks
@@ -339,10 +340,16 @@ class DispositionResult:
     plan_id: str
     destroyed: list[str] = field(default_factory=list)
     transferred: list[str] = field(default_factory=list)
-    skipped: dict[str, str] = field(default_factory=dict)
-    certificate_key: str | None = None
+    skipped: dict[str, str] = field(default_factory=dict)  # not disposed, rightly (a hold)
+    refused: dict[str, str] = field(default_factory=dict)  # planned, but not done: remain
+    certificate_key: str | None = None  # None: nothing was done, so nothing is certified
     certificate_sha256: str | None = None
     bag: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        """True when everything planned and still disposable was disposed."""
+        return not self.refused
 
 
 def _forget_capture(rt: Runtime, capture_id: str) -> None:
@@ -440,9 +447,13 @@ def execute_plan(
         warcs = rt.index.list_warcs(capture_id=item.capture_id)
         try:
             for warc in warcs:
-                rt.store.delete(warc.key)
+                # deleted already by an earlier run of this plan that was refused the rest
+                with contextlib.suppress(ObjectNotFoundError):
+                    rt.store.delete(warc.key)
         except StorageError as exc:
-            result.skipped[item.capture_id] = f"the store refused deletion: {exc}"
+            # Nothing of this capture is recorded as disposed: its rows stay, the plan stays
+            # approved, and executing it again retries (a WARC already deleted counts as gone).
+            result.refused[item.capture_id] = f"the store refused deletion: {exc}"
             log.error("retention.delete_refused", capture_id=item.capture_id, error=str(exc))
             continue
         records = rt.index.records_of_capture(item.capture_id)
@@ -507,27 +518,39 @@ def execute_plan(
             for t in tombstones
         ],
     }
-    body = json.dumps(jsonable(certificate), indent=2, sort_keys=True).encode()
-    digest = hashlib.sha256(body).hexdigest()
-    key = f"certificates/{plan_id}.json"
-    rt.store.put_bytes(key, body)
-    rt.store.put_bytes(f"certificates/{plan_id}.html", render_certificate_html(certificate, digest))
-    rt.store.put_bytes(f"certificates/{plan_id}.pdf", render_certificate_pdf(certificate, digest))
-    result.certificate_key, result.certificate_sha256 = key, digest
+    key: str | None = None
+    digest: str | None = None
+    if tombstones:  # a certificate certifies only what was done
+        certificate["complete"] = result.complete
+        certificate["remaining"] = result.refused
+        body = json.dumps(jsonable(certificate), indent=2, sort_keys=True).encode()
+        digest = hashlib.sha256(body).hexdigest()
+        # a partial run's certificate has a name of its own: the next run's adds to it
+        stem = f"{plan_id}" if result.complete else f"{plan_id}-partial-{now:%Y%m%dT%H%M%SZ}"
+        key = f"certificates/{stem}.json"
+        rt.store.put_bytes(key, body)
+        rt.store.put_bytes(
+            f"certificates/{stem}.html", render_certificate_html(certificate, digest)
+        )
+        rt.store.put_bytes(f"certificates/{stem}.pdf", render_certificate_pdf(certificate, digest))
+        result.certificate_key, result.certificate_sha256 = key, digest
     with session_scope(rt.index.engine) as s:
         row = s.get(DispositionPlanRow, plan_id)
         assert row is not None
-        row.status, row.executed_by, row.executed_at = "executed", rt.settings.actor, now
-        row.certificate_key, row.certificate_sha256 = key, digest
+        if result.complete:
+            row.status, row.executed_by, row.executed_at = "executed", rt.settings.actor, now
+        if key is not None:
+            row.certificate_key, row.certificate_sha256 = key, digest
         s.add(row)
     record_event(
         rt,
-        "retention.disposed",
+        "retention.disposed" if result.complete else "retention.disposition_incomplete",
         plan_id,
         {
             "destroyed": result.destroyed,
             "transferred": result.transferred,
             "skipped": result.skipped,
+            "remaining": result.refused,
             "certificate": key,
             "certificate_sha256": digest,
         },
