@@ -24,9 +24,10 @@ from archiver.warc.spool import (
     close_spool_file,
     is_claimed,
     object_key,
-    remove_stale_claims,
+    remove_claim,
     repair_open_file,
     sha256_file,
+    stale_claims,
     try_lock,
 )
 
@@ -197,7 +198,7 @@ def recover_spool(rt: Runtime, busy: Callable[[str], bool] | None = None) -> Rec
     if not spool.is_dir():
         report.interrupted = close_stale_captures(rt, busy)
         return report
-    remove_stale_claims(spool)
+    dead = stale_claims(spool)  # captures of this host whose process died
     for path in sorted(spool.glob(f"*{WARC_SUFFIX}{OPEN_SUFFIX}")):
         lock = try_lock(path)
         if lock is None:
@@ -227,27 +228,38 @@ def recover_spool(rt: Runtime, busy: Callable[[str], bool] | None = None) -> Rec
         except IntegrityError as exc:  # unreadable: left in the spool for a person to look at
             report.still_spooled.append(path.name)
             log.error("spool.unreadable", warc=path.name, error=str(exc), kept="spool")
-    report.interrupted = close_stale_captures(rt, busy)
+    report.interrupted = close_stale_captures(rt, busy, dead=dead)
+    for capture_id in dead:
+        remove_claim(spool, capture_id)
     return report
 
 
-def close_stale_captures(rt: Runtime, busy: Callable[[str], bool] | None = None) -> list[str]:
+def close_stale_captures(
+    rt: Runtime, busy: Callable[[str], bool] | None = None, *, dead: list[str] | None = None
+) -> list[str]:
     """Close captures left ``running`` by a process that died (killed before it wrote one
     whole record, or hung past every deadline): status ``failed`` (nothing recorded) or
-    ``partial``, the error saying it was interrupted, and an audit event. A capture counts as
-    dead once it started longer ago than the capture deadline plus one response deadline (no
-    live capture fetches past that) and no capture of its account runs here (``busy``)."""
+    ``partial``, the error saying it was interrupted, and an audit event. A capture is dead
+    when its claim on this host was left unlocked (``dead``: its process ended), or, from any
+    host, once it started longer ago than the capture deadline plus one response deadline (no
+    live capture fetches past that); never while ``busy`` says its account runs here."""
     s = rt.settings
     limit = timedelta(seconds=s.capture_deadline + s.http_response_deadline + 60)
     closed: list[str] = []
-    for capture in rt.index.stale_captures(rt.clock.now() - limit):
+    died = set(dead or ())
+    overdue = {c.capture_id for c in rt.index.stale_captures(rt.clock.now() - limit)}
+    for capture in rt.index.stale_captures(rt.clock.now() + timedelta(days=1)):
+        if capture.capture_id not in died | overdue:
+            continue
         if (busy is not None and busy(capture.account)) or is_claimed(
             s.spool_dir, capture.capture_id
         ):
             continue
         reason = (
-            f"interrupted: still running {limit.total_seconds():.0f} s after it started, past "
-            "every deadline (the process ended or hung); closed by recovery"
+            "interrupted: its process ended during the capture; closed by recovery"
+            if capture.capture_id in died
+            else f"interrupted: still running {limit.total_seconds():.0f} s after it started, "
+            "past every deadline (the process ended or hung); closed by recovery"
         )
         rt.index.finish_capture(
             capture.capture_id,

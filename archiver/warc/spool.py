@@ -334,12 +334,17 @@ def is_claimed(spool_dir: Path, capture_id: str) -> bool:
         return False
 
 
-def remove_stale_claims(spool_dir: Path) -> int:
-    """Delete the claim files of captures whose process died (no lock held on them; a claim
-    file only appears once locked). Returns how many were removed."""
-    removed = 0
-    for path in spool_dir.glob(".claim-*"):
-        if not is_claimed(spool_dir, path.name.removeprefix(".claim-")):
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
+def stale_claims(spool_dir: Path) -> list[str]:
+    """Capture ids whose claim file is left but no longer locked: their process died (a claim
+    file appears only once locked, and is removed when its capture ends)."""
+    return sorted(
+        capture_id
+        for path in spool_dir.glob(".claim-*")
+        if not is_claimed(spool_dir, capture_id := path.name.removeprefix(".claim-"))
+    )
+
+
+def remove_claim(spool_dir: Path, capture_id: str) -> None:
+    """Forget a dead capture's claim (after recovery has dealt with the capture)."""
+    if not is_claimed(spool_dir, capture_id):
+        _claim_path(spool_dir, capture_id).unlink(missing_ok=True)
