@@ -134,7 +134,8 @@ def demo(
         out.print(f"  more: archiver history {post.post_id}")
     gone = [p for r in third for p in rt.index.list_posts(r.account, deleted=True)]
     if gone:
-        out.print(posts_table(gone, title="deleted_detected (evidence: the post's own URL, 404)"))
+        title = "deleted_detected (evidence: the platform's answer for the post, in the WARC)"
+        out.print(posts_table(gone, title=title))
     failed = [r for r in first + second + third if r.status == "failed"]
     out.print(
         f"\nDone: {len(first) + len(second) + len(third)} captures, {len(warcs)} WARC files, "
