@@ -520,12 +520,14 @@ def execute_plan(
     }
     key: str | None = None
     digest: str | None = None
-    if tombstones:  # a certificate certifies only what was done
+    # A certificate certifies only what was done: a run the store refused in part gets one
+    # for the part it did (if any), under a name of its own; a refused run with nothing done
+    # gets none. A complete run gets the plan's certificate, even when it had nothing to do.
+    if result.complete or tombstones:
         certificate["complete"] = result.complete
         certificate["remaining"] = result.refused
         body = json.dumps(jsonable(certificate), indent=2, sort_keys=True).encode()
         digest = hashlib.sha256(body).hexdigest()
-        # a partial run's certificate has a name of its own: the next run's adds to it
         stem = f"{plan_id}" if result.complete else f"{plan_id}-partial-{now:%Y%m%dT%H%M%SZ}"
         key = f"certificates/{stem}.json"
         rt.store.put_bytes(key, body)
