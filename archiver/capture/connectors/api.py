@@ -92,6 +92,17 @@ def get_json(
     return Page(data, ex, record)
 
 
+def error_object(body: bytes) -> dict[str, Any] | None:
+    """The ``error`` object of a JSON error body (``{"error": {...}}``, as the Graph API and
+    Google's APIs answer), or None when the body is not one."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    err = data.get("error") if isinstance(data, dict) else None
+    return err if isinstance(err, dict) else None
+
+
 class CursorGuard:
     """Stops a listing whose cursor repeats (a loop) or that runs past :data:`MAX_PAGES`."""
 

@@ -33,6 +33,7 @@ from archiver.capture.connectors.api import (
     Page,
     PageError,
     credential,
+    error_object,
     fetch_media,
     items,
     parse_time,
@@ -111,16 +112,6 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def graph_error(body: bytes) -> dict[str, Any] | None:
-    """The ``error`` object of a Graph error body, or None when the body is not one."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    err = data.get("error") if isinstance(data, dict) else None
-    return err if isinstance(err, dict) else None
-
-
 def graph_json(session: CaptureSession, url: str, *, what: str, purpose: str = "api") -> Page:
     """Fetch, archive and parse one Graph answer.
 
@@ -135,7 +126,7 @@ def graph_json(session: CaptureSession, url: str, *, what: str, purpose: str = "
     if ex.truncated:
         raise PageError(f"{what}: the response was cut ({ex.truncated}){where}")
     body = ex.content()
-    err = graph_error(body) if ex.status >= 400 or b'"error"' in body[:64] else None
+    err = error_object(body) if ex.status >= 400 or b'"error"' in body[:64] else None
     if err is not None:
         code, subcode = _int(err.get("code")), _int(err.get("error_subcode"))
         sub = f"/{subcode}" if subcode is not None else ""

@@ -39,6 +39,7 @@ from archiver.capture.connectors.api import (
     PageError,
     add_unseen,
     credential,
+    error_object,
     fetch_media,
     items,
     parse_time,
@@ -120,16 +121,6 @@ def _list(value: Any) -> list[dict[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
-def api_error(body: bytes) -> dict[str, Any] | None:
-    """The ``error`` object of a Data API error body, or None when the body is not one."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    err = data.get("error") if isinstance(data, dict) else None
-    return err if isinstance(err, dict) else None
-
-
 def yt_json(session: CaptureSession, url: str, *, what: str, purpose: str = "api") -> Page:
     """Fetch, archive and parse one Data API answer.
 
@@ -144,7 +135,7 @@ def yt_json(session: CaptureSession, url: str, *, what: str, purpose: str = "api
     if ex.truncated:
         raise PageError(f"{what}: the response was cut ({ex.truncated}){where}")
     body = ex.content()
-    err = api_error(body) if ex.status >= 400 else None
+    err = error_object(body) if ex.status >= 400 else None
     if err is not None:
         reasons = tuple(
             str(r)
