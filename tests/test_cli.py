@@ -140,7 +140,7 @@ def test_governance_cli_contract(cli: Any, tmp_path: Path) -> None:
     )
     assert hold["hold_id"] and hold["captures_covered"] == 1
     assert [h["hold_id"] for h in as_json(cli("hold", "list", "--json"))] == [hold["hold_id"]]
-    plan = as_json(
+    forecast = as_of = as_json(
         cli(
             "retention",
             "plan",
@@ -150,6 +150,13 @@ def test_governance_cli_contract(cli: Any, tmp_path: Path) -> None:
             extra={"ARCHIVER_ACTOR": "alice"},
         )
     )
+    assert forecast["forecast"] is True
+    refused = cli(
+        "retention", "approve", forecast["plan_id"], code=2, extra={"ARCHIVER_ACTOR": "bob"}
+    )
+    assert b"forecast" in refused.stderr and b"2030-01-01" in refused.stderr
+    plan = as_json(cli("retention", "plan", "--json", extra={"ARCHIVER_ACTOR": "alice"}))
+    assert plan["forecast"] is False and as_of["blocked"]
     assert {"plan_id", "as_of", "eligible", "blocked"} <= set(plan)
     assert plan["eligible"] == []
     assert plan["blocked"][0]["reason"].startswith("hold")

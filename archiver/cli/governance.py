@@ -125,6 +125,7 @@ def _plan_json(plan: Plan) -> dict[str, object]:
         "status": plan.status,
         "planned_by": plan.planned_by,
         "approved_by": plan.approved_by,
+        "forecast": plan.forecast,
         "eligible": plan.eligible,
         "blocked": plan.blocked,
     }
@@ -141,7 +142,8 @@ def plan_cmd(
     if json_out:
         emit_json(_plan_json(plan))
         return
-    table = Table(title=f"{plan.plan_id} as of {short_time(plan.as_of)}")
+    forecast = " (a forecast: it cannot be approved before then)" if plan.forecast else ""
+    table = Table(title=f"{plan.plan_id} as of {short_time(plan.as_of)}{forecast}")
     for column in ("capture", "account", "series", "retain until", "decision"):
         table.add_column(column, overflow="fold")
     for i in plan.eligible:

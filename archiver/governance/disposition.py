@@ -74,6 +74,7 @@ class Plan:
     approved_by: str | None = None
     executed_at: datetime | None = None
     certificate_key: str | None = None
+    forecast: bool = False  # as_of is still to come: it may not be approved or executed yet
 
 
 def schedule_retain_until(
@@ -270,6 +271,7 @@ def make_plan(rt: Runtime, *, as_of: datetime | None = None, series: str | None 
         planned_by=rt.settings.actor,
         eligible=eligible,
         blocked=blocked,
+        forecast=as_of > now,
     )
     body = canonical_json(jsonable({"eligible": eligible, "blocked": blocked}))
     assert rt.policies is not None
@@ -309,6 +311,17 @@ def get_plan(rt: Runtime, plan_id: str) -> Plan:
         return _plan_from_row(row)
 
 
+def _refuse_forecast(rt: Runtime, plan_id: str, as_of: datetime, act: str) -> None:
+    """A plan as of a date still to come is a forecast: UsageError (exit 2) before that date."""
+    when = utc(as_of)
+    if when is not None and when > rt.clock.now():
+        raise UsageError(
+            f"plan {plan_id} is a forecast as of {when:%Y-%m-%d %H:%M:%SZ}: it cannot be {act} "
+            "before then; wait for that date, or make a plan as of now "
+            "(`archiver retention plan` without --as-of)"
+        )
+
+
 def approve_plan(rt: Runtime, plan_id: str) -> Plan:
     """Approve a plan. The approver must not be its planner (two-person rule): exit 2 if so."""
     actor = rt.settings.actor
@@ -318,6 +331,7 @@ def approve_plan(rt: Runtime, plan_id: str) -> Plan:
             raise NotFoundError(f"no disposition plan {plan_id!r}")
         if row.status != "planned":
             raise UsageError(f"plan {plan_id} is {row.status}; only a planned plan is approved")
+        _refuse_forecast(rt, plan_id, row.as_of, "approved")
         if row.planned_by == actor:
             raise UsageError(
                 f"refused: {actor} planned {plan_id} and cannot approve it too; another person "
@@ -418,6 +432,7 @@ def execute_plan(
     plan = get_plan(rt, plan_id)
     if plan.status != "approved":
         raise UsageError(f"plan {plan_id} is {plan.status}; it must be approved first")
+    _refuse_forecast(rt, plan_id, plan.as_of, "executed")
     with session_scope(rt.index.engine) as s:
         row = s.get(DispositionPlanRow, plan_id)
         assert row is not None
