@@ -54,6 +54,18 @@ class Page:
         return None if value is None else str(value)
 
 
+ErrorReader = Callable[[Exchange, bytes, str, "str | None"], None]
+"""Reads a platform's error object out of a whole answer and raises that platform's error.
+
+Called by :func:`get_json` with the exchange, its body, the page's ``what`` and the id of the
+WARC record holding the raw answer; returns when the body carries no error."""
+
+
+def archived_in(record: str | None) -> str:
+    """The ledger's note of where a raw answer is archived, or nothing when it is not."""
+    return f" (archived raw in {record})" if record else ""
+
+
 def get_json(
     session: CaptureSession,
     url: str,
@@ -62,12 +74,14 @@ def get_json(
     headers: dict[str, str] | None = None,
     purpose: str = "api",
     post: Any = None,
+    read_error: ErrorReader | None = None,
 ) -> Page:
     """Fetch and archive ``url`` (POST ``post`` as a JSON body when given), then parse it as
     JSON.
 
-    Raises PageError (never anything else) when no response came, the status is an error, the
-    body was cut, or it is not JSON; the raw response is in the WARC either way.
+    Raises PageError when no response came, the status is an error, the body was cut, or it is
+    not JSON, and whatever ``read_error`` raises for a whole answer carrying the platform's
+    error object (whatever its HTTP status); the raw response is in the WARC either way.
     """
     if post is None:
         ex = session.fetch(url, purpose=purpose, headers=headers)
@@ -76,13 +90,15 @@ def get_json(
     if ex is None:
         raise PageError(f"{what}: no response from {url}")
     record = session.record_id(ex)
-    where = f" (archived raw in {record})" if record else ""
-    if ex.status >= 400:
-        hint = AUTH_HINTS.get(ex.status, f"HTTP {ex.status} {ex.reason}")
-        raise PageError(f"{what}: {hint}{where}", status=ex.status)
+    where = archived_in(record)
     if ex.truncated:
         raise PageError(f"{what}: the response was cut ({ex.truncated}){where}")
     body = ex.content()
+    if read_error is not None:
+        read_error(ex, body, what, record)
+    if ex.status >= 400:
+        hint = AUTH_HINTS.get(ex.status, f"HTTP {ex.status} {ex.reason}")
+        raise PageError(f"{what}: {hint}{where}", status=ex.status)
     ctype = (ex.headers.get("content-type") or "").split(";")[0].strip()
     try:
         data = json.loads(body)

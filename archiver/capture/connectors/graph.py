@@ -28,13 +28,14 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 
 from archiver.capture.connectors.api import (
-    AUTH_HINTS,
     CursorGuard,
     Page,
     PageError,
+    archived_in,
     credential,
     error_object,
     fetch_media,
+    get_json,
     items,
     parse_time,
     raw_json,
@@ -42,6 +43,7 @@ from archiver.capture.connectors.api import (
     take_in_window,
 )
 from archiver.capture.connectors.base import CaptureSession, ConnectorResult, DeletionProbe
+from archiver.capture.http import Exchange
 from archiver.index.api import NormalizedPost
 from archiver.policy.model import Account
 
@@ -112,38 +114,27 @@ def _int(value: Any) -> int | None:
         return None
 
 
+def _graph_error(ex: Exchange, body: bytes, what: str, record: str | None) -> None:
+    """Raise :class:`GraphError` when the answer carries a Graph error object."""
+    err = error_object(body) if ex.status >= 400 or b'"error"' in body[:64] else None
+    if err is None:
+        return
+    code, subcode = _int(err.get("code")), _int(err.get("error_subcode"))
+    sub = f"/{subcode}" if subcode is not None else ""
+    kind = f"{err.get('type')} " if err.get("type") else ""
+    text = f"{what}: Graph {kind}error {code}{sub} (HTTP {ex.status}): {err.get('message')}"
+    raise GraphError(
+        text + archived_in(record), status=ex.status, code=code, subcode=subcode, record_id=record
+    )
+
+
 def graph_json(session: CaptureSession, url: str, *, what: str, purpose: str = "api") -> Page:
     """Fetch, archive and parse one Graph answer.
 
     Raises :class:`GraphError` for an answer carrying a Graph error object (whatever its HTTP
     status), PageError for anything else unusable (no answer, another HTTP error, a cut or
     non-JSON body); the raw answer is in the WARC either way."""
-    ex = session.fetch(url, purpose=purpose)
-    if ex is None:
-        raise PageError(f"{what}: no response from {url}")
-    record = session.record_id(ex)
-    where = f" (archived raw in {record})" if record else ""
-    if ex.truncated:
-        raise PageError(f"{what}: the response was cut ({ex.truncated}){where}")
-    body = ex.content()
-    err = error_object(body) if ex.status >= 400 or b'"error"' in body[:64] else None
-    if err is not None:
-        code, subcode = _int(err.get("code")), _int(err.get("error_subcode"))
-        sub = f"/{subcode}" if subcode is not None else ""
-        kind = f"{err.get('type')} " if err.get("type") else ""
-        text = f"{what}: Graph {kind}error {code}{sub} (HTTP {ex.status}): {err.get('message')}"
-        raise GraphError(
-            text + where, status=ex.status, code=code, subcode=subcode, record_id=record
-        )
-    if ex.status >= 400:
-        hint = AUTH_HINTS.get(ex.status, f"HTTP {ex.status} {ex.reason}")
-        raise PageError(f"{what}: {hint}{where}", status=ex.status)
-    try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        kind = "HTML instead of JSON" if b"<html" in body[:512].lower() else "malformed JSON"
-        raise PageError(f"{what}: {kind}: {exc}{where}") from None
-    return Page(data, ex, record)
+    return get_json(session, url, what=what, purpose=purpose, read_error=_graph_error)
 
 
 def _obj(value: Any) -> dict[str, Any]:

@@ -38,9 +38,11 @@ from archiver.capture.connectors.api import (
     Page,
     PageError,
     add_unseen,
+    archived_in,
     credential,
     error_object,
     fetch_media,
+    get_json,
     items,
     parse_time,
     plain,
@@ -54,6 +56,7 @@ from archiver.capture.connectors.base import (
     fetch_primary,
 )
 from archiver.capture.connectors.feed import FeedConnector
+from archiver.capture.http import Exchange
 from archiver.index.api import NormalizedPost
 from archiver.logging import get_logger
 from archiver.policy.model import Account
@@ -121,40 +124,31 @@ def _list(value: Any) -> list[dict[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
+def _youtube_error(ex: Exchange, body: bytes, what: str, record: str | None) -> None:
+    """Raise :class:`YouTubeError` when an error answer carries a Data API error object."""
+    err = error_object(body) if ex.status >= 400 else None
+    if err is None:
+        return
+    reasons = tuple(
+        str(r)
+        for part in (*_list(err.get("errors")), *_list(err.get("details")))
+        if (r := part.get("reason"))
+    )
+    shown = "/".join(reasons) or "no reason"
+    text = f"{what}: YouTube Data API error {shown} (HTTP {ex.status}): {err.get('message')}"
+    raise YouTubeError(text + archived_in(record), status=ex.status, reasons=reasons)
+
+
 def yt_json(session: CaptureSession, url: str, *, what: str, purpose: str = "api") -> Page:
-    """Fetch, archive and parse one Data API answer.
+    """Fetch, archive and parse one Data API answer, a JSON object.
 
     Raises :class:`YouTubeError` for an answer carrying an API error object, PageError for
-    anything else unusable (no answer, another HTTP error, a cut or non-JSON body); the raw
-    answer is in the WARC either way."""
-    ex = session.fetch(url, purpose=purpose)
-    if ex is None:
-        raise PageError(f"{what}: no response from {url}")
-    record = session.record_id(ex)
-    where = f" (archived raw in {record})" if record else ""
-    if ex.truncated:
-        raise PageError(f"{what}: the response was cut ({ex.truncated}){where}")
-    body = ex.content()
-    err = error_object(body) if ex.status >= 400 else None
-    if err is not None:
-        reasons = tuple(
-            str(r)
-            for part in (*_list(err.get("errors")), *_list(err.get("details")))
-            if (r := part.get("reason"))
-        )
-        shown = "/".join(reasons) or "no reason"
-        text = f"{what}: YouTube Data API error {shown} (HTTP {ex.status}): {err.get('message')}"
-        raise YouTubeError(text + where, status=ex.status, reasons=reasons)
-    if ex.status >= 400:
-        raise PageError(f"{what}: HTTP {ex.status} {ex.reason}{where}", status=ex.status)
-    try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        kind = "HTML instead of JSON" if b"<html" in body[:512].lower() else "malformed JSON"
-        raise PageError(f"{what}: {kind}: {exc}{where}") from None
-    if not isinstance(data, dict):
-        raise PageError(f"{what}: the answer is not a JSON object{where}")
-    return Page(data, ex, record)
+    anything else unusable (no answer, another HTTP error, a cut, non-JSON or non-object
+    body); the raw answer is in the WARC either way."""
+    page = get_json(session, url, what=what, purpose=purpose, read_error=_youtube_error)
+    if not isinstance(page.data, dict):
+        raise PageError(f"{what}: the answer is not a JSON object{archived_in(page.record_id)}")
+    return page
 
 
 def best_thumbnail(thumbnails: Any) -> str | None:
