@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from archiver.capture.http import Exchange, HttpClient
+
 HOP_HEADERS = {"transfer-encoding", "connection", "keep-alive", "content-length"}
 
 
@@ -210,3 +212,27 @@ def decoded_body(answer: Answer) -> bytes:
     if any(k.lower() == "content-encoding" and v == "gzip" for k, v in answer.headers):
         return gzip.decompress(answer.body)
     return answer.body
+
+
+class ReplaySession:
+    """A capture session over a real :class:`HttpClient` keeping its exchanges in memory: enough
+    to call a connector's ``probe_deletion`` on recorded answers without a capture."""
+
+    def __init__(self, http: HttpClient) -> None:
+        self.http = http
+        self.problems: list[str] = []
+        self.exchanges: list[Exchange] = []
+
+    def fetch(self, url: str, **kw: Any) -> Exchange | None:
+        hops = self.http.request("GET", url, headers=kw.get("headers"))
+        self.exchanges.append(hops[-1])
+        return hops[-1]
+
+    def record_id(self, exchange: Exchange) -> str | None:
+        return f"<urn:replay:{self.exchanges.index(exchange)}>"
+
+    def add_secret(self, value: str) -> None:
+        pass
+
+    def problem(self, message: str, *, url: str | None = None) -> None:
+        self.problems.append(message)

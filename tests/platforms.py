@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlmodel import col, select
@@ -74,3 +75,15 @@ def fault_repeats(kind: str) -> int:
     """How many requests a simulator fault must spoil to outlast the client's retries: 5xx and 429
     answers are asked again, malformed bodies are not."""
     return 1 + HttpLimits().max_retries if kind in {"500", "429"} else 1
+
+
+def options_text(**options: str) -> str:
+    """An account's ``options:`` as a YAML flow mapping."""
+    return "{" + ", ".join(f"{k}: {v}" for k, v in options.items()) + "}"
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    """``moment`` in UTC; a naive time (as SQLite returns) is taken to be UTC already."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

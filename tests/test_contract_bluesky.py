@@ -25,14 +25,14 @@ import pytest
 from archiver.capture.connectors.api import parse_time
 from archiver.capture.connectors.base import DeletionProbe
 from archiver.capture.connectors.bluesky import BlueskyConnector, embed_media
-from archiver.capture.http import Exchange, HttpClient
+from archiver.capture.http import HttpClient
 from archiver.capture.job import capture_account
 from archiver.policy.model import Account, Schedule
 from archiver.simulator import Simulator
 from archiver.simulator.platforms import bluesky as simulated
 from tests.conftest import MakeRuntime
-from tests.corpus_replay import ReplayServer
-from tests.platforms import ACCOUNT, api_root, platform_policy, posts
+from tests.corpus_replay import ReplayServer, ReplaySession
+from tests.platforms import ACCOUNT, api_root, options_text, platform_policy, posts
 
 XRPC = "/xrpc"
 HANDLE = "bsky.app"  # the handle whose resolution the SDK author recorded (bsky.app's DID)
@@ -91,7 +91,7 @@ def policy(tmp_path: Path, server: ReplayServer, handle: str, **options: str) ->
         "bluesky",
         handle=f'"{handle}"',
         base_url=server.base_url,
-        options="{" + ", ".join(f"{k}: {v}" for k, v in opts.items()) + "}",
+        options=options_text(**opts),
     )
 
 
@@ -176,27 +176,6 @@ def test_the_recorded_handle_and_post_as_a_repost_with_its_own_author(
     assert not server.requests_to(f"{XRPC}/app.bsky.feed.getPostThread")  # not our thread
     [asked] = server.requests_to(f"{XRPC}/com.atproto.identity.resolveHandle")
     assert asked.query["handle"] == [HANDLE]
-
-
-class ReplaySession:
-    """A capture session over a real HttpClient keeping exchanges in memory (to call
-    :meth:`BlueskyConnector.probe_deletion` on one answer)."""
-
-    def __init__(self, http: HttpClient) -> None:
-        self.http = http
-        self.problems: list[str] = []
-        self.exchanges: list[Exchange] = []
-
-    def fetch(self, url: str, **kw: Any) -> Exchange | None:
-        hops = self.http.request("GET", url, headers=kw.get("headers"))
-        self.exchanges.append(hops[-1])
-        return hops[-1]
-
-    def record_id(self, exchange: Exchange) -> str | None:
-        return f"<urn:replay:{self.exchanges.index(exchange)}>"
-
-    def problem(self, message: str, *, url: str | None = None) -> None:
-        self.problems.append(message)
 
 
 def probe(server: ReplayServer, native_id: str) -> DeletionProbe | None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +14,20 @@ import pytest
 from archiver.capture.connectors.api import parse_time
 from archiver.capture.connectors.base import DeletionProbe
 from archiver.capture.connectors.x import XConnector
-from archiver.capture.http import Exchange, HttpClient
+from archiver.capture.http import HttpClient
 from archiver.capture.job import capture_account
 from archiver.index.models import PostRow
 from archiver.policy.model import Account, Schedule
 from archiver.runtime import Runtime
 from tests.conftest import MakeRuntime
-from tests.corpus_replay import Answer, ReplayServer, cassette_interactions, decoded_body
-from tests.platforms import ACCOUNT, events, platform_policy, posts
+from tests.corpus_replay import (
+    Answer,
+    ReplayServer,
+    ReplaySession,
+    cassette_interactions,
+    decoded_body,
+)
+from tests.platforms import ACCOUNT, events, options_text, platform_policy, posts, utc
 
 TOKEN = "replay-bearer-token"
 CASSETTES = (
@@ -86,7 +91,7 @@ def x_account(**fields: str) -> Account:
 
 def policy(tmp_path: Path, server: ReplayServer, handle: str, **options: str) -> Path:
     opts = {"media": "false", "comments": "false", **options}
-    text = "{" + ", ".join(f"{k}: {v}" for k, v in opts.items()) + "}"
+    text = options_text(**opts)
     return platform_policy(
         tmp_path / "policies",
         "x",
@@ -151,12 +156,6 @@ def expected(
             "in_reply_to": parent,
         }
     return out
-
-
-def utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def indexed(rt: Runtime, kind: str | None = None) -> dict[str, dict[str, Any]]:
@@ -330,30 +329,6 @@ def test_a_post_gone_from_the_listing_is_confirmed_by_the_tweet_lookup(
     assert not server.requests_to(f"/{user['username']}/status/{gone['id']}")  # no web probe
     [row] = [p for p in posts(rt) if p.deleted]
     assert isinstance(row, PostRow) and row.native_id == gone["id"]
-
-
-class ReplaySession:
-    """A capture session over a real HttpClient that keeps exchanges in memory (for calling
-    :meth:`XConnector.probe_deletion` on one recorded answer)."""
-
-    def __init__(self, http: HttpClient) -> None:
-        self.http = http
-        self.problems: list[str] = []
-        self.exchanges: list[Exchange] = []
-
-    def fetch(self, url: str, **kw: Any) -> Exchange | None:
-        hops = self.http.request("GET", url, headers=kw.get("headers"))
-        self.exchanges.append(hops[-1])
-        return hops[-1]
-
-    def record_id(self, exchange: Exchange) -> str | None:
-        return f"<urn:replay:{self.exchanges.index(exchange)}>"
-
-    def add_secret(self, value: str) -> None:
-        pass
-
-    def problem(self, message: str, *, url: str | None = None) -> None:
-        self.problems.append(message)
 
 
 def probe(server: ReplayServer, native_id: str) -> DeletionProbe | None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +19,13 @@ import pytest
 from archiver.capture.connectors.api import parse_time
 from archiver.capture.connectors.base import DeletionProbe
 from archiver.capture.connectors.youtube import YouTubeConnector, best_thumbnail
-from archiver.capture.http import Exchange, HttpClient
+from archiver.capture.http import HttpClient
 from archiver.capture.job import capture_account
 from archiver.policy.model import Account, Schedule
 from archiver.runtime import Runtime
 from tests.conftest import MakeRuntime
-from tests.corpus_replay import ReplayServer
-from tests.platforms import ACCOUNT, platform_policy, posts
+from tests.corpus_replay import ReplayServer, ReplaySession
+from tests.platforms import ACCOUNT, options_text, platform_policy, posts, utc
 
 KEY = "replay-youtube-key"
 RECORDINGS = (
@@ -73,7 +72,7 @@ def api_error(status: int, reason: str, message: str, domain: str = "global") ->
 
 def policy(tmp_path: Path, server: ReplayServer, handle: str, **options: str) -> Path:
     opts = {"media": "false", "comments": "false", **options}
-    text = "{" + ", ".join(f"{k}: {v}" for k, v in opts.items()) + "}"
+    text = options_text(**opts)
     return platform_policy(
         tmp_path / "policies",
         "youtube",
@@ -82,12 +81,6 @@ def policy(tmp_path: Path, server: ReplayServer, handle: str, **options: str) ->
         credentials="REPLAY_YT_KEY",
         options=text,
     )
-
-
-def utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def indexed(rt: Runtime, kind: str) -> dict[str, dict[str, Any]]:
@@ -394,30 +387,6 @@ def test_a_page_whose_items_name_no_video_is_never_a_complete_listing(
     result = capture_account(rt, ACCOUNT)
     assert result.status == "partial" and any("name no video id" in p for p in result.problems)
     assert rt.index.get_capture(result.capture_id).ledger["complete_listing"] is False
-
-
-class ReplaySession:
-    """A capture session over a real HttpClient keeping exchanges in memory (for calling
-    :meth:`YouTubeConnector.probe_deletion` on one answer)."""
-
-    def __init__(self, http: HttpClient) -> None:
-        self.http = http
-        self.problems: list[str] = []
-        self.exchanges: list[Exchange] = []
-
-    def fetch(self, url: str, **kw: Any) -> Exchange | None:
-        hops = self.http.request("GET", url, headers=kw.get("headers"))
-        self.exchanges.append(hops[-1])
-        return hops[-1]
-
-    def record_id(self, exchange: Exchange) -> str | None:
-        return f"<urn:replay:{self.exchanges.index(exchange)}>"
-
-    def add_secret(self, value: str) -> None:
-        pass
-
-    def problem(self, message: str, *, url: str | None = None) -> None:
-        self.problems.append(message)
 
 
 def probe(server: ReplayServer, native_id: str) -> DeletionProbe | None:
