@@ -14,6 +14,7 @@ from archiver.index.models import PostEventRow, PostRow
 from archiver.runtime import Runtime
 from archiver.simulator import Simulator
 from tests.conftest import write_policy
+from tests.corpus_replay import ReplayServer
 
 ACCOUNT = "agency-account"
 
@@ -87,3 +88,23 @@ def utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def replay_mastodon(
+    folder: Path,
+    server: ReplayServer,
+    listing: bytes,
+    headers: list[tuple[str, str]] | None = None,
+) -> Path:
+    """Policies for the Mastodon account ``@agency@localhost`` (id 42) that ``server`` answers:
+    its lookup and one statuses page ``listing`` (with ``headers``); media off."""
+    lookup = b'{"id": "42", "username": "agency", "acct": "agency"}'
+    server.add_json("GET", "/api/v1/accounts/lookup", lookup)
+    server.add_json("GET", "/api/v1/accounts/42/statuses", listing, headers=headers or [])
+    return platform_policy(
+        folder,
+        "mastodon",
+        handle='"@agency@localhost"',
+        base_url=server.base_url,
+        options="{media: false}",
+    )

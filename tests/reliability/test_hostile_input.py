@@ -16,9 +16,7 @@ from archiver.capture.ratelimit import wait_from_headers
 from archiver.errors import NetworkGuardError
 from tests.conftest import MakeRuntime
 from tests.corpus_replay import ReplayServer
-from tests.platforms import ACCOUNT, platform_policy, posts, stored_bytes
-
-ACCOUNT_JSON = json.dumps({"id": "42", "username": "agency", "acct": "agency"}).encode()
+from tests.platforms import ACCOUNT, platform_policy, posts, replay_mastodon, stored_bytes
 
 
 def _status(text: str) -> dict[str, object]:
@@ -34,16 +32,7 @@ def _status(text: str) -> dict[str, object]:
 
 
 def _mastodon(tmp_path: Path, make_runtime: MakeRuntime, server: ReplayServer, listing: bytes):  # type: ignore[no-untyped-def]
-    server.add_json("GET", "/api/v1/accounts/lookup", ACCOUNT_JSON)
-    server.add_json("GET", "/api/v1/accounts/42/statuses", listing)
-    folder = platform_policy(
-        tmp_path / "p",
-        "mastodon",
-        handle='"@agency@localhost"',
-        base_url=server.base_url,
-        options="{media: false}",
-    )
-    return make_runtime(folder)
+    return make_runtime(replay_mastodon(tmp_path / "p", server, listing))
 
 
 @pytest.mark.parametrize(

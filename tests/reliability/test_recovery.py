@@ -18,7 +18,7 @@ from archiver.index.models import AuditEventRow, CaptureRow
 from archiver.simulator import Simulator
 from tests.conftest import MakeRuntime, archiver_env
 from tests.corpus_replay import ReplayServer
-from tests.platforms import ACCOUNT, platform_policy
+from tests.platforms import ACCOUNT, replay_mastodon
 from tests.processes import kill_when_spooled
 
 
@@ -31,22 +31,13 @@ def _audit_actions(rt: object) -> list[str]:
 def test_a_status_without_id_does_not_stop_recovery(
     tmp_path: Path, make_runtime: MakeRuntime, sim: Simulator
 ) -> None:
-    account = {"id": "42", "username": "agency", "acct": "agency"}
     broken = [{"content": "<p>no id here</p>", "created_at": "2026-11-30T10:00:00Z"}]
     with ReplayServer() as server:
-        server.add_json("GET", "/api/v1/accounts/lookup", json.dumps(account).encode())
-        server.add_json(
-            "GET",
-            "/api/v1/accounts/42/statuses",
+        folder = replay_mastodon(
+            tmp_path / "p",
+            server,
             json.dumps(broken).encode(),
             headers=[("Link", f'<{sim.base_url}/_fault/hang>; rel="next"')],
-        )
-        folder = platform_policy(
-            tmp_path / "p",
-            "mastodon",
-            handle='"@agency@localhost"',
-            base_url=server.base_url,
-            options="{media: false}",
         )
         rt = make_runtime(folder)
         env = archiver_env(rt, policies=str(folder), http_read_timeout="120", log_level="warning")
