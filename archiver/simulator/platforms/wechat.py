@@ -42,6 +42,7 @@ import base64
 import hashlib
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -248,13 +249,7 @@ def _caller(req: ApiRequest) -> _Account | Resource:
     return a
 
 
-def _batchget(req: ApiRequest) -> Resource:
-    a = _caller(req)
-    if isinstance(a, Resource):
-        return a
-    body = _json_args(req)
-    if isinstance(body, Resource):
-        return body
+def _batchget(req: ApiRequest, a: _Account, body: dict[str, Any]) -> Resource:
     offset = _int_arg(body, "offset", 0, 0, 1_000_000)
     count = _int_arg(body, "count", PAGE_MAX, 1, PAGE_MAX)
     no_content = _int_arg(body, "no_content", 0, 0, 1)
@@ -270,13 +265,7 @@ def _batchget(req: ApiRequest) -> Resource:
     return json_resource({"total_count": len(order), "item_count": len(chosen), "item": published})
 
 
-def _getarticle(req: ApiRequest) -> Resource:
-    a = _caller(req)
-    if isinstance(a, Resource):
-        return a
-    body = _json_args(req)
-    if isinstance(body, Resource):
-        return body
+def _getarticle(req: ApiRequest, a: _Account, body: dict[str, Any]) -> Resource:
     wanted = body.get("article_id")
     for i in _indices(a, req.round):
         if _article_id(a, i) == wanted:
@@ -287,13 +276,7 @@ def _getarticle(req: ApiRequest) -> Resource:
 MATERIAL_TYPES = ("image", "voice", "video", "news")
 
 
-def _batchget_material(req: ApiRequest) -> Resource:
-    a = _caller(req)
-    if isinstance(a, Resource):
-        return a
-    body = _json_args(req)
-    if isinstance(body, Resource):
-        return body
+def _batchget_material(req: ApiRequest, a: _Account, body: dict[str, Any]) -> Resource:
     if body.get("type") not in MATERIAL_TYPES:
         return _errcode(40004, "invalid media type")
     offset = _int_arg(body, "offset", 0, 0, 1_000_000)
@@ -315,10 +298,7 @@ def _batchget_material(req: ApiRequest) -> Resource:
     return json_resource({"total_count": len(found), "item_count": len(chosen), "item": chosen})
 
 
-def _materialcount(req: ApiRequest) -> Resource:
-    a = _caller(req)
-    if isinstance(a, Resource):
-        return a
+def _materialcount(req: ApiRequest, a: _Account, body: dict[str, Any]) -> Resource:
     images = sum(_articles_in(a, i) for i in _indices(a, req.round))
     return json_resource(
         {"voice_count": 0, "video_count": 0, "image_count": images, "news_count": 0}
@@ -373,12 +353,27 @@ def _page(key: str, round_: int) -> Resource:
     return Resource(body.encode(), HTML, EPOCH)
 
 
-ROUTES = {
-    "/cgi-bin/freepublish/batchget": _batchget,
-    "/cgi-bin/freepublish/getarticle": _getarticle,
-    "/cgi-bin/material/batchget_material": _batchget_material,
-    "/cgi-bin/material/get_materialcount": _materialcount,
+Route = Callable[[ApiRequest, _Account, dict[str, Any]], Resource]
+"""An API call answered for the caller that its token names, with its JSON body."""
+
+ROUTES: dict[str, tuple[Route, bool]] = {  # path: (route, whether it takes a POST JSON body)
+    "/cgi-bin/freepublish/batchget": (_batchget, True),
+    "/cgi-bin/freepublish/getarticle": (_getarticle, True),
+    "/cgi-bin/material/batchget_material": (_batchget_material, True),
+    "/cgi-bin/material/get_materialcount": (_materialcount, False),
 }
+
+
+def _call(req: ApiRequest, route: Route, posted: bool) -> Resource:
+    """The token and (for POST-only calls) the JSON body checked as the real API does, then
+    ``route``'s answer."""
+    a = _caller(req)
+    if isinstance(a, Resource):
+        return a
+    body = _json_args(req) if posted else {}
+    if isinstance(body, Resource):
+        return body
+    return route(req, a, body)
 
 
 def answer(req: ApiRequest) -> Resource | None:
@@ -389,10 +384,9 @@ def answer(req: ApiRequest) -> Resource | None:
             if req.method == "POST":
                 return _errcode(43001, "require GET method")
             return _token(req)
-        route = ROUTES.get(path)
-        if route is None:
+        if path not in ROUTES:
             return _errcode(48001, "api unauthorized")  # what the platform answers unknown APIs
-        return route(req)
+        return _call(req, *ROUTES[path])
     if req.method == "POST":
         return None
     match = re.fullmatch(r"/s/([A-Za-z0-9_-]{10,60})", path)
