@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import ValidationError, field_validator
+from pydantic import ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from archiver.errors import ConfigError
@@ -38,7 +38,8 @@ class Settings(BaseSettings):
     broker_url: str | None = None  # amqp://...: captures run on `archiver worker` processes
     broker_queue: str = "archiver.captures"  # the Celery queue capture tasks travel on
     allow_private_networks: bool = False
-    actor: str = _default_actor()
+    actor: str = _default_actor()  # who acts: the OS user, unless actor_override allows naming
+    actor_override: bool = False  # let ARCHIVER_ACTOR name someone other than the OS user
     log_format: Literal["json", "console"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     health_addr: str = "127.0.0.1:9180"
@@ -68,6 +69,26 @@ class Settings(BaseSettings):
         if not value.strip():
             raise ValueError("must not be blank: set ARCHIVER_ACTOR to who is acting")
         return value
+
+    @model_validator(mode="after")
+    def _actor_is_the_os_user(self) -> Settings:
+        """The actor is the OS user; ARCHIVER_ACTOR may name another only when the operator
+        allows it (ARCHIVER_ACTOR_OVERRIDE=true), so nobody signs acts with a free-text name."""
+        if "actor" in self.model_fields_set and not self.actor_override:
+            if self.actor != self.os_user:
+                raise ValueError(
+                    f"ARCHIVER_ACTOR is {self.actor!r} but the OS user acting is "
+                    f"{self.os_user!r}: the actor is the OS user; unset ARCHIVER_ACTOR, or allow "
+                    "naming the actor with ARCHIVER_ACTOR_OVERRIDE=true (a shared service "
+                    "account, tests, the demo)"
+                )
+        return self
+
+    @property
+    def os_user(self) -> str:
+        """The operating-system user running this process (recorded beside an overridden
+        actor in the audit chain)."""
+        return _default_actor()
 
     @field_validator("warc_max_bytes", "http_max_response_bytes")
     @classmethod
@@ -115,5 +136,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         return Settings.model_validate(values)
     except ValidationError as exc:
         err = exc.errors()[0]
+        if not err["loc"]:  # a check across settings: its message names the variables
+            raise ConfigError(str(err["msg"]).removeprefix("Value error, ")) from exc
         name = ENV_PREFIX + str(err["loc"][0]).upper() if err["loc"] else "ARCHIVER_*"
         raise ConfigError(f"{name}: {err['msg']} (got {err.get('input')!r})") from exc

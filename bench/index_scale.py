@@ -257,6 +257,7 @@ def run(backend: str, n_posts: int, tmp: Path) -> dict[str, Any]:
         policies=policy(tmp / "policies"),
         log_level="warning",
         actor="bench",
+        actor_override=True,
     )
     rt = Runtime.build(settings, create=True, clock=FrozenClock(NOW))
     try:

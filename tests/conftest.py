@@ -153,6 +153,7 @@ def make_runtime(tmp_path: Path, backend: dict[str, str], sim: Simulator) -> Mak
             "policies": policies or ROOT / "policies" / "demo",
             "allow_private_networks": True,
             "actor": "test-operator",
+            "actor_override": True,  # tests name their actors (alice plans, bob approves)
             "http_backoff_base": 0.01,  # retries still happen, without seconds of waiting
             **backend,
             **overrides,

@@ -224,6 +224,7 @@ def run_cli(rt: Runtime, monkeypatch: pytest.MonkeyPatch, *args: str, code: int)
         ARCHIVER_POLICIES=str(s.policies),
         ARCHIVER_ALLOW_PRIVATE_NETWORKS="true",
         ARCHIVER_ACTOR="cli-test",
+        ARCHIVER_ACTOR_OVERRIDE="true",
     )
     monkeypatch.setattr(archiver.cli.common, "_settings", None)  # read once per process
     logging_config = structlog.get_config()  # the command binds logs to the runner's stderr

@@ -30,6 +30,7 @@ def pg_runtime(pg_url: str, tmp_path: Path, sim: Simulator) -> Iterator[tuple[Ru
         policies=ROOT / "policies" / "demo",
         allow_private_networks=True,
         actor="test-operator",
+        actor_override=True,
     )
     rt = Runtime.build(settings, create=True, variables={"SIMULATOR_URL": sim.base_url})
     yield rt, pg_url.rsplit("/", 1)[1]

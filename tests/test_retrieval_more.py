@@ -137,6 +137,7 @@ def cli(tmp_path: Path, sim: Simulator) -> Any:
         ARCHIVER_POLICIES=str(ROOT / "policies" / "demo"),
         ARCHIVER_ALLOW_PRIVATE_NETWORKS="true",
         ARCHIVER_ACTOR="archivist",
+        ARCHIVER_ACTOR_OVERRIDE="true",
         SIMULATOR_URL=sim.base_url,
     )
 

@@ -1,4 +1,4 @@
-"""``archiver hold ...`` and ``archiver retention plan|approve|dispose``."""
+"""``archiver hold ...`` and ``archiver retention plan|approve|dispose|list|show|cancel``."""
 
 from __future__ import annotations
 
@@ -7,15 +7,18 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from archiver.cli.common import emit_json, err, out, parse_time, runtime, short_time
 from archiver.governance.disposition import (
     Plan,
+    PlanItem,
     approve_plan,
     execute_plan,
     make_plan,
 )
 from archiver.governance.holds import HoldCriteria, add_hold, list_holds, release_hold
+from archiver.governance.plans import STATUSES, PlanRecord, cancel_plan, list_plans, plan_record
 from archiver.index.models import HoldRow
 
 hold_app = typer.Typer(
@@ -131,6 +134,31 @@ def _plan_json(plan: Plan) -> dict[str, object]:
     }
 
 
+def _items_table(table: Table, eligible: list[PlanItem], blocked: list[PlanItem]) -> Table:
+    """A plan's captures: what the schedule says, when the store's lock ends, the decision."""
+    for column in ("capture", "account", "series", "retain until", "lock until", "decision"):
+        table.add_column(column, overflow="fold")
+    for i in eligible:
+        table.add_row(
+            i.capture_id,
+            i.account,
+            i.series,
+            short_time(i.retain_until),
+            short_time(i.lock_until),
+            f"[green]{i.action}[/]",
+        )
+    for i in blocked:
+        table.add_row(
+            i.capture_id,
+            i.account,
+            i.series,
+            short_time(i.retain_until),
+            short_time(i.lock_until),
+            Text.assemble(("blocked", "yellow"), f": {i.reason}"),
+        )
+    return table
+
+
 @retention_app.command("plan")
 def plan_cmd(
     as_of: str | None = typer.Option(None, "--as-of", help="Evaluate at this date (ISO)."),
@@ -144,21 +172,7 @@ def plan_cmd(
         return
     forecast = " (a forecast: it cannot be approved before then)" if plan.forecast else ""
     table = Table(title=f"{plan.plan_id} as of {short_time(plan.as_of)}{forecast}")
-    for column in ("capture", "account", "series", "retain until", "decision"):
-        table.add_column(column, overflow="fold")
-    for i in plan.eligible:
-        table.add_row(
-            i.capture_id, i.account, i.series, short_time(i.retain_until), f"[green]{i.action}[/]"
-        )
-    for i in plan.blocked:
-        table.add_row(
-            i.capture_id,
-            i.account,
-            i.series,
-            short_time(i.retain_until),
-            f"[yellow]blocked[/]: {i.reason}",
-        )
-    out.print(table)
+    out.print(_items_table(table, plan.eligible, plan.blocked))
     err.print(
         f"{len(plan.eligible)} eligible, {len(plan.blocked)} blocked; another person "
         f"approves with `archiver retention approve {plan.plan_id}`"
@@ -213,3 +227,79 @@ def dispose_cmd(
             markup=False,
         )
         raise typer.Exit(1)
+
+
+def _record_json(p: PlanRecord, *, items: bool) -> dict[str, object]:
+    doc = asdict(p)
+    if not items:
+        doc.pop("eligible")
+        doc.pop("blocked")
+        doc["eligible_count"], doc["blocked_count"] = len(p.eligible), len(p.blocked)
+    return doc
+
+
+@retention_app.command("list")
+def list_cmd(
+    status: str | None = typer.Option(None, "--status", help=" | ".join(STATUSES)),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Every disposition plan, oldest first, with who planned, approved and executed it."""
+    plans = list_plans(runtime(load=False), status=status)
+    if json_out:
+        emit_json([_record_json(p, items=False) for p in plans])
+        return
+    table = Table()
+    for column in ("plan", "status", "as of", "planned by", "approved by", "executed", "by"):
+        table.add_column(column, overflow="fold")
+    for p in plans:
+        done_at = p.executed_at or p.cancelled_at
+        table.add_row(
+            p.plan_id,
+            p.status + (" (forecast)" if p.forecast else ""),
+            short_time(p.as_of),
+            p.planned_by,
+            p.approved_by or "-",
+            short_time(done_at),
+            p.executed_by or p.cancelled_by or "-",
+        )
+    out.print(table)
+
+
+@retention_app.command("show")
+def show_cmd(
+    plan_id: str = typer.Argument(...), json_out: bool = typer.Option(False, "--json")
+) -> None:
+    """One plan in full: its captures, status, planner, approver, execution, certificates."""
+    p = plan_record(runtime(load=False), plan_id)
+    if json_out:
+        emit_json(_record_json(p, items=True))
+        return
+    forecast = " (a forecast)" if p.forecast else ""
+    out.print(f"[bold]{p.plan_id}[/] {p.status}{forecast}, as of {short_time(p.as_of)}")
+    out.print(f"planned by {p.planned_by} at {short_time(p.planned_at)}", markup=False)
+    if p.approved_by:
+        out.print(f"approved by {p.approved_by} at {short_time(p.approved_at)}", markup=False)
+    if p.executed_by:
+        out.print(f"executed by {p.executed_by} at {short_time(p.executed_at)}", markup=False)
+    if p.cancelled_by:
+        out.print(
+            f"cancelled by {p.cancelled_by} at {short_time(p.cancelled_at)}: {p.cancel_reason}",
+            markup=False,
+        )
+    for key in p.certificate_keys:
+        out.print(f"certificate {key}", markup=False)
+    out.print(_items_table(Table(), p.eligible, p.blocked))
+
+
+@retention_app.command("cancel")
+def cancel_cmd(
+    plan_id: str = typer.Argument(...),
+    reason: str = typer.Option(..., "--reason", help="Why the plan must not go on."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Cancel a planned or approved plan (audited); its captures may be planned again."""
+    p = cancel_plan(runtime(), plan_id, reason)
+    if json_out:
+        emit_json(_record_json(p, items=False))
+    else:
+        err.print(f"{plan_id} cancelled by {p.cancelled_by}; its captures may be planned again")

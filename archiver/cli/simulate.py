@@ -96,6 +96,7 @@ def demo(
             policies=policies,
             allow_private_networks=True,
             actor=base.actor,
+            actor_override=base.actor_override,
             log_format=base.log_format,
             log_level="warning",
         )

@@ -33,12 +33,19 @@ def record_event(
 ) -> str:
     """Append an audit event and write the new chain head to the store; returns its hash.
 
+    The event's actor is ``actor`` or the settings' actor; when that is not the OS user running
+    the process, the payload also carries both (``actor``, ``os_user``).
+
     The event is kept even when the head cannot be written: a store outage is retried with the
     next event, and a head that no longer matches the table (evidence of tampering) is left in
     place for ``archiver audit verify`` to report.
     """
+    who = actor or rt.settings.actor
+    os_user = rt.settings.os_user
+    if who != os_user:  # a named actor (override, or a recovered capture's operator)
+        payload = {**payload, "actor": who, "os_user": os_user}
     digest = rt.index.audit(
-        actor=actor or rt.settings.actor,
+        actor=who,
         action=action,
         subject=subject,
         payload=payload,

@@ -23,6 +23,7 @@ from sqlmodel import col, delete, func, select
 
 from archiver.errors import NotFoundError, ObjectNotFoundError, StorageError, UsageError
 from archiver.governance.audit import record_event
+from archiver.governance.duties import refuse_lone_approver
 from archiver.governance.holds import HoldMatcher
 from archiver.governance.locks import extend_locks
 from archiver.governance.policy_log import record_policy_in_force
@@ -58,7 +59,7 @@ class PlanItem:
     action: str | None = None  # destroy | transfer (eligible items)
     authority: str | None = None
     reason: str | None = None  # blocked items
-    locked_until: datetime | None = None
+    lock_until: datetime | None = None  # when the store's Object Lock on its objects ends
 
 
 @dataclass
@@ -181,7 +182,7 @@ def _evaluate(
             bytes=c.bytes,
             warc_files=[w.name for w in warcs],
             authority=series.authority,
-            locked_until=locked,
+            lock_until=locked,
         )
         covering = holds.covering(c)
         reasons: list[str] = []  # every reason, the most fundamental first
@@ -237,7 +238,9 @@ def _plan_from_row(row: DispositionPlanRow) -> Plan:
     def items(key: str) -> list[PlanItem]:
         out = []
         for raw in body[key]:
-            for name in ("captured_at", "retain_until", "locked_until"):
+            if "locked_until" in raw:  # plans stored before the field was renamed
+                raw["lock_until"] = raw.pop("locked_until")
+            for name in ("captured_at", "retain_until", "lock_until"):
                 if raw.get(name):
                     raw[name] = datetime.fromisoformat(raw[name].replace("Z", "+00:00"))
             out.append(PlanItem(**raw))
@@ -322,6 +325,15 @@ def _refuse_forecast(rt: Runtime, plan_id: str, as_of: datetime, act: str) -> No
         )
 
 
+def _refuse_cancelled(plan_id: str, status: str) -> None:
+    """A cancelled plan is closed: UsageError (exit 2) for any further act on it."""
+    if status == "cancelled":
+        raise UsageError(
+            f"plan {plan_id} was cancelled and cannot be approved or executed; see "
+            f"`archiver retention show {plan_id}`, and make a new plan (`archiver retention plan`)"
+        )
+
+
 def approve_plan(rt: Runtime, plan_id: str) -> Plan:
     """Approve a plan. The approver must not be its planner (two-person rule): exit 2 if so."""
     actor = rt.settings.actor
@@ -329,6 +341,7 @@ def approve_plan(rt: Runtime, plan_id: str) -> Plan:
         row = s.get(DispositionPlanRow, plan_id)
         if row is None:
             raise NotFoundError(f"no disposition plan {plan_id!r}")
+        _refuse_cancelled(plan_id, row.status)
         if row.status != "planned":
             raise UsageError(f"plan {plan_id} is {row.status}; only a planned plan is approved")
         _refuse_forecast(rt, plan_id, row.as_of, "approved")
@@ -430,6 +443,7 @@ def execute_plan(
     """Carry out an approved plan: re-check holds now, transfer (BagIt) or destroy each
     eligible capture's objects, keep tombstones, and store a disposition certificate."""
     plan = get_plan(rt, plan_id)
+    _refuse_cancelled(plan_id, plan.status)
     if plan.status != "approved":
         raise UsageError(f"plan {plan_id} is {plan.status}; it must be approved first")
     _refuse_forecast(rt, plan_id, plan.as_of, "executed")
@@ -437,6 +451,7 @@ def execute_plan(
         row = s.get(DispositionPlanRow, plan_id)
         assert row is not None
         approved_by = row.approved_by or ""
+    refuse_lone_approver(rt, plan_id, approved_by, {i.series for i in plan.eligible})
     log = get_logger(plan_id=plan_id)
     result = DispositionResult(plan_id=plan_id)
     holds = HoldMatcher.active(rt)

@@ -192,7 +192,7 @@ class DispositionPlanRow(SQLModel, table=True):
     plan_id: str = Field(primary_key=True)
     as_of: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     series_filter: str | None = None
-    status: str  # planned | approved | executed
+    status: str  # planned | approved | executed | cancelled
     planned_by: str
     planned_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     approved_by: str | None = None
@@ -203,6 +203,9 @@ class DispositionPlanRow(SQLModel, table=True):
     body: str = Field(sa_column=Column(Text, nullable=False))  # JSON: eligible and blocked
     certificate_key: str | None = None
     certificate_sha256: str | None = None
+    cancelled_by: str | None = None
+    cancelled_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    cancel_reason: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class TombstoneRow(SQLModel, table=True):

@@ -85,6 +85,7 @@ class SeriesSpec(_Strict):
     retention: str
     cutoff: Literal["capture", "publication", "calendar_year", "fiscal_year"] = "capture"
     disposition: Literal["destroy", "transfer", "review"] = "destroy"
+    disposition_requires_two_people: bool = False
 
     _id = field_validator("id")(_slug)
     _retention = field_validator("retention")(_duration)
@@ -474,6 +475,7 @@ def load_policies(
                 cutoff=s.cutoff,
                 disposition=s.disposition,
                 source=where,
+                disposition_requires_two_people=s.disposition_requires_two_people,
             )
         for i, a in enumerate(spec.accounts):
             line = located.lines.get(("accounts", i, "id"), 0)

@@ -76,6 +76,7 @@ class Series:
     cutoff: Cutoff = "capture"
     disposition: Disposition = "destroy"
     source: str = "<built-in>"  # file:line where it is defined
+    disposition_requires_two_people: bool = False  # the approver may not also execute
 
     @property
     def unscheduled(self) -> bool:
