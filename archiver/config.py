@@ -74,14 +74,13 @@ class Settings(BaseSettings):
     def _actor_is_the_os_user(self) -> Settings:
         """The actor is the OS user; ARCHIVER_ACTOR may name another only when the operator
         allows it (ARCHIVER_ACTOR_OVERRIDE=true), so nobody signs acts with a free-text name."""
-        if "actor" in self.model_fields_set and not self.actor_override:
-            if self.actor != self.os_user:
-                raise ValueError(
-                    f"ARCHIVER_ACTOR is {self.actor!r} but the OS user acting is "
-                    f"{self.os_user!r}: the actor is the OS user; unset ARCHIVER_ACTOR, or allow "
-                    "naming the actor with ARCHIVER_ACTOR_OVERRIDE=true (a shared service "
-                    "account, tests, the demo)"
-                )
+        named = "actor" in self.model_fields_set and self.actor != self.os_user
+        if named and not self.actor_override:
+            raise ValueError(
+                f"ARCHIVER_ACTOR is {self.actor!r} but the OS user acting is {self.os_user!r}: "
+                "the actor is the OS user; unset ARCHIVER_ACTOR, or allow naming the actor "
+                "with ARCHIVER_ACTOR_OVERRIDE=true (a shared service account, tests, the demo)"
+            )
         return self
 
     @property

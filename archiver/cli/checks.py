@@ -1,13 +1,25 @@
-"""``archiver verify`` (fixity) and ``archiver audit verify`` (the chain); exit 3 on failure."""
+"""``archiver verify`` (fixity), ``archiver audit verify`` (the chain; exit 3 on failure) and
+``archiver audit list|export`` (the trail, readable)."""
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import typer
 from rich.progress import Progress
+from rich.table import Table
 
-from archiver.cli.common import emit_json, err, out, runtime
+from archiver.cli.common import emit_json, err, out, parse_time, runtime, short_time
 from archiver.errors import EXIT_INTEGRITY
 from archiver.governance.audit import record_event
+from archiver.governance.audit_log import (
+    EXPORT_FORMATS,
+    AuditFilter,
+    event_json,
+    export_events,
+    list_events,
+)
 from archiver.governance.verify import verify_chain, verify_store
 
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
@@ -79,5 +91,97 @@ def audit_verify(json_out: bool = typer.Option(False, "--json")) -> None:
         )
     else:
         out.print(f"[red]audit chain broken[/]: {report.problem}")
+    if not report.ok:
+        raise typer.Exit(EXIT_INTEGRITY)
+
+
+def _filter(
+    since: str | None, until: str | None, actor: str | None, action: str | None, capture: str | None
+) -> AuditFilter:
+    return AuditFilter(
+        since=parse_time(since, name="--since"),
+        until=parse_time(until, name="--until", end_of_day=True),
+        actor=actor,
+        action=action,
+        capture=capture,
+    )
+
+
+SINCE = typer.Option(None, "--since", help="Events at or after this date/time (UTC).")
+UNTIL = typer.Option(None, "--until", help="Events up to this date/time (a day: all of it).")
+ACTOR = typer.Option(None, "--actor", help="Events by this actor.")
+ACTION = typer.Option(None, "--action", help="An action, or a prefix: 'retention.*'.")
+CAPTURE = typer.Option(None, "--capture", help="Events about this capture id.")
+
+
+@audit_app.command("list")
+def audit_list(
+    since: str | None = SINCE,
+    until: str | None = UNTIL,
+    actor: str | None = ACTOR,
+    action: str | None = ACTION,
+    capture: str | None = CAPTURE,
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the last N events."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """The audit events that match, in chain order (filters are combined with AND)."""
+    events = list_events(
+        runtime(load=False), _filter(since, until, actor, action, capture), limit=limit
+    )
+    if json_out:
+        emit_json([event_json(e) for e in events])
+        return
+    table = Table()
+    for column in ("seq", "at", "actor", "action", "subject"):
+        table.add_column(column, overflow="fold")
+    for e in events:
+        table.add_row(str(e.seq), short_time(e.at), e.actor, e.action, e.subject)
+    out.print(table)
+
+
+@audit_app.command("export")
+def audit_export(
+    fmt: str = typer.Option(..., "--format", help=" | ".join(EXPORT_FORMATS)),
+    output: Path = typer.Option(..., "-o", "--output", help="File to write."),
+    since: str | None = SINCE,
+    until: str | None = UNTIL,
+    actor: str | None = ACTOR,
+    action: str | None = ACTION,
+    capture: str | None = CAPTURE,
+) -> None:
+    """Write the matching events with the chain's verification result (CSV: a trailing
+    comment line; JSON: a top-level object). Exit 3 when the chain is broken (the file is
+    written all the same, as evidence)."""
+    if fmt not in EXPORT_FORMATS:
+        raise typer.BadParameter(
+            f"choose one of {', '.join(EXPORT_FORMATS)}", param_hint="--format"
+        )
+    rt = runtime(load=False)
+    where = _filter(since, until, actor, action, capture)
+    report = verify_chain(rt)
+    events = list_events(rt, where)
+    body = export_events(
+        events, report, fmt, where=where, exported_at=rt.clock.now(), exported_by=rt.settings.actor
+    )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(body)
+    record_event(
+        rt,
+        "audit.exported",
+        "audit_events",
+        {
+            "format": fmt,
+            "filters": where,
+            "events": len(events),
+            "sha256": hashlib.sha256(body).hexdigest(),
+            "chain_ok": report.ok,
+            "head_seq": report.head_seq,
+        },
+    )
+    err.print(
+        f"{len(events)} audit event(s) -> {output}; chain "
+        + ("intact" if report.ok else f"BROKEN: {report.problem}"),
+        markup=False,
+    )
     if not report.ok:
         raise typer.Exit(EXIT_INTEGRITY)

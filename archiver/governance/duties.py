@@ -18,9 +18,7 @@ def refuse_lone_approver(rt: Runtime, plan_id: str, approved_by: str, series: se
         return
     policies = rt.policies or rt.reload_policies()
     strict = sorted(
-        s
-        for s in series
-        if policies.series.get(s, UNSCHEDULED).disposition_requires_two_people
+        s for s in series if policies.series.get(s, UNSCHEDULED).disposition_requires_two_people
     )
     if strict:
         raise UsageError(

@@ -1042,6 +1042,7 @@ class AuditEventInfo:
     subject: str
     payload: dict[str, Any]
     hash: str
+    prev_hash: str = ""  # the previous event's hash (filled where the chain is exported)
 
 
 def canonical_json(value: Any) -> str:
