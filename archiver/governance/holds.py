@@ -49,20 +49,28 @@ class HoldMatcher:
 
     def covering(self, capture: CaptureSummary) -> list[HoldRow]:
         """The active holds that cover ``capture``."""
-        found = []
-        for h in self.holds:
-            if h.account and h.account != capture.account:
-                continue
-            if h.series and h.series != capture.series:
-                continue
-            if h.date_from and capture.started_at < utc(h.date_from):
-                continue
-            if h.date_to and capture.started_at > utc(h.date_to):
-                continue
-            if h.query and capture.capture_id not in self._query_captures[h.hold_id]:
-                continue
-            found.append(h)
-        return found
+        return [
+            h
+            for h in self.holds
+            if self.covers(
+                h, capture.capture_id, capture.account, capture.series, capture.started_at
+            )
+        ]
+
+    def covers(
+        self, h: HoldRow, capture_id: str, account: str, series: str, started_at: datetime
+    ) -> bool:
+        """Whether hold ``h`` (one of this matcher's) covers that capture: every criterion
+        matches (account, series, capture time within from/to, a post matching the query)."""
+        if h.account and h.account != account:
+            return False
+        if h.series and h.series != series:
+            return False
+        if h.date_from and started_at < utc(h.date_from):
+            return False
+        if h.date_to and started_at > utc(h.date_to):
+            return False
+        return not (h.query and capture_id not in self._query_captures[h.hold_id])
 
 
 def _captures_matching(rt: Runtime, query: str) -> set[str]:

@@ -3,10 +3,17 @@
 Each builder reads the index with set queries (GROUP BY), never post by post, and returns a
 :class:`Report`: tables (the first is the CSV one, one row per account where it fits), chart series,
 and the facts that make it re-producible — ``as_of``, the policy hash and the audit chain head.
+
+Every figure is what was true at ``as_of``: captures that existed then, holds placed and not yet
+released then, plans in the state they were in then, and only what a disposition actually
+destroyed or transferred (its tombstones) by then. A report as of a past date whose figures the
+index can no longer give (a capture since disposed of, a different policy in force, fixity
+history) is refused with UsageError (exit 2) and the reason.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -15,8 +22,12 @@ from typing import Any
 
 from sqlalchemy import text
 
+from archiver.errors import UsageError
 from archiver.governance.disposition import schedule_retain_until
+from archiver.governance.holds import HoldMatcher, list_holds
+from archiver.governance.retention import retain_until
 from archiver.index.api import CaptureSummary, jsonable, utc
+from archiver.index.models import HoldRow
 from archiver.policy.model import UNSCHEDULED
 from archiver.runtime import Runtime
 from archiver.service.timing import next_fire
@@ -63,6 +74,7 @@ class Report:
     tables: list[Table]
     charts: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    point_in_time: bool = False  # as_of is in the past: the state then, reconstructed
 
     def as_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = jsonable(
@@ -70,6 +82,7 @@ class Report:
                 "kind": self.kind,
                 "title": self.title,
                 "as_of": self.as_of,
+                "point_in_time": self.point_in_time,
                 "policy_hash": self.policy_hash,
                 "audit_chain_head": self.chain_head,
                 "notes": self.notes,
@@ -119,11 +132,102 @@ def build_report(rt: Runtime, kind: str, *, as_of: datetime | None = None) -> Re
     if kind not in builders:
         raise ValueError(f"unknown report {kind!r}; choose one of {', '.join(KINDS)}")
     policies = rt.policies or rt.reload_policies()
-    moment = utc(as_of) or rt.clock.now()
+    now = rt.clock.now()
+    moment = utc(as_of) or now
     assert moment is not None
     report = Report(kind, "", moment, policies.policy_hash, _head(rt), [])
+    if moment < now:
+        why = _unreconstructable(rt, kind, moment, policies.policy_hash)
+        if why:
+            raise UsageError(
+                f"the {kind} report as of {moment:%Y-%m-%d %H:%M:%SZ} cannot be reconstructed: "
+                f"{why}"
+            )
+        report.point_in_time = True
+        report.notes.append(
+            f"Point in time: captures, holds and plans as they stood at {jsonable(moment)}."
+        )
     builders[kind](rt, report)
     return report
+
+
+@dataclass(frozen=True)
+class _Capture:
+    capture_id: str
+    account: str
+    series: str
+    started_at: datetime
+    bytes: int
+    disposed_at: datetime | None  # when its objects were destroyed or transferred
+
+
+def _captures(rt: Runtime, as_of: datetime) -> list[_Capture]:
+    """The captures that existed at ``as_of``: started by then, finished, and not disposed of
+    by then (one disposed of later existed then)."""
+    found = []
+    for capture_id, account, series, started, size, status, disposed in _rows(
+        rt,
+        "SELECT c.capture_id, c.account, c.series, c.started_at, c.bytes, c.status, t.disposed "
+        "FROM captures c LEFT JOIN (SELECT capture_id, min(disposed_at) AS disposed "
+        "FROM tombstones GROUP BY capture_id) t ON t.capture_id = c.capture_id "
+        "WHERE c.status <> 'running' ORDER BY c.started_at",
+    ):
+        at, gone = _dt(started), _dt(disposed)
+        assert at is not None
+        if at > as_of or (status == "disposed" and (gone is None or gone <= as_of)):
+            continue
+        found.append(_Capture(capture_id, account, series, at, int(size or 0), gone))
+    return found
+
+
+def _holds_then(rt: Runtime, as_of: datetime) -> list[tuple[HoldRow, bool]]:
+    """Every hold placed by ``as_of``, with whether it was still active then."""
+    return [
+        (h, h.released_at is None or utc(h.released_at) > as_of)
+        for h in list_holds(rt)
+        if utc(h.created_at) <= as_of
+    ]
+
+
+def _policy_hash_at(rt: Runtime, as_of: datetime) -> str | None:
+    """The hash of the policy in force at ``as_of`` (the last one loaded by then), if any."""
+    rows = _rows(
+        rt, "SELECT subject, at FROM audit_events WHERE action = 'policy.loaded' ORDER BY seq"
+    )
+    then = [subject for subject, at in rows if (_dt(at) or as_of) <= as_of]
+    return then[-1] if then else None
+
+
+def _unreconstructable(rt: Runtime, kind: str, as_of: datetime, policy_hash: str) -> str | None:
+    """Why the ``kind`` report as of the past moment ``as_of`` cannot be given (None: it can)."""
+    if kind == "fixity":
+        return (
+            "the index keeps each object's last verification only, not their history; run the "
+            "fixity report without --as-of (the audit trail has every fixity.* event: "
+            "`archiver audit list --action 'fixity.*'`)"
+        )
+    if kind == "disposition":
+        return None  # plans keep their dates and every disposed object its tombstone
+    since = [c for c in _captures(rt, as_of) if c.disposed_at is not None]
+    gone = (
+        f"{len(since)} capture(s) that existed then were disposed of since (first at "
+        f"{min(c.disposed_at for c in since if c.disposed_at):%Y-%m-%d %H:%M:%SZ}): "
+        "their posts and objects are no longer in the index; choose a later date, or read "
+        "the disposition report"
+        if since
+        else None
+    )
+    if kind == "holds":
+        queried = any(h.query for h, active in _holds_then(rt, as_of))
+        return gone if queried else None
+    then = _policy_hash_at(rt, as_of)
+    if then is not None and then != policy_hash:
+        return (
+            f"the policy in force then ({then[:12]}…) is not the one loaded now "
+            f"({policy_hash[:12]}…), and the report would apply today's schedules; choose a "
+            "date after the policy change, or run it with that policy loaded"
+        )
+    return gone
 
 
 def _retention(rt: Runtime, report: Report) -> None:
@@ -133,15 +237,27 @@ def _retention(rt: Runtime, report: Report) -> None:
     as_of = report.as_of
     per_account: dict[str, dict[str, Any]] = {}
     due_by_month: dict[str, int] = defaultdict(int)
-    captures = _rows(
-        rt,
-        "SELECT c.capture_id, c.account, c.series, c.started_at, c.bytes, "
-        "max(w.retain_until) FROM captures c LEFT JOIN warc_files w ON w.capture_id = c.capture_id "
-        "WHERE c.status NOT IN ('disposed', 'running') "
-        "GROUP BY c.capture_id, c.account, c.series, c.started_at, c.bytes",
+    existing = _captures(rt, as_of)
+    locks = _locks(rt, as_of, existing, past=report.point_in_time)
+    captures = [
+        (c.capture_id, c.account, c.series, c.started_at, c.bytes, locks.get(c.capture_id))
+        for c in existing
+    ]
+    posts = dict(
+        _rows(
+            rt,
+            "SELECT account, count(*) FROM posts WHERE first_captured_at <= :as_of "
+            "GROUP BY account",
+            as_of=as_of,
+        )
     )
-    posts = dict(_rows(rt, "SELECT account, count(*) FROM posts GROUP BY account"))
-    holds = _rows(rt, "SELECT account, series FROM holds WHERE released_at IS NULL")
+    active = [h for h, still in _holds_then(rt, as_of) if still]
+    matcher = HoldMatcher(rt, active)
+    holds_of: dict[str, set[str]] = defaultdict(set)  # account → holds covering its captures
+    for c in existing:
+        for h in active:
+            if matcher.covers(h, c.capture_id, c.account, c.series, c.started_at):
+                holds_of[c.account].add(h.hold_id)
     for capture_id, account, series_id, started, size, locked in captures:
         series = policies.series.get(series_id, UNSCHEDULED)
         a = per_account.setdefault(
@@ -168,9 +284,7 @@ def _retention(rt: Runtime, report: Report) -> None:
     rows = []
     for account, a in sorted(per_account.items()):
         s = a["series"]
-        held = sum(
-            1 for h_acc, h_ser in holds if h_acc in (None, account) and h_ser in (None, s.id)
-        )
+        held = len(holds_of.get(account, ()))
         rows.append(
             [
                 account, s.id, s.authority, s.retention.text, s.unscheduled, a["captures"],
@@ -186,6 +300,50 @@ def _retention(rt: Runtime, report: Report) -> None:
             + ", ".join(unscheduled)
         )
     report.charts["retain_until_bytes_by_month"] = dict(sorted(due_by_month.items()))
+
+
+def _locks(
+    rt: Runtime, as_of: datetime, captures: list[_Capture], *, past: bool
+) -> dict[str, datetime]:
+    """capture_id → the latest Object Lock date of its WARC files at ``as_of``.
+
+    Now (or a forecast): the locks in the index. In the past: the lock each file got at upload
+    (its capture's schedule date) extended by the ``retention.locks_extended`` events recorded by
+    then, since later extensions overwrite the index's date."""
+    rows = _rows(rt, "SELECT name, capture_id, retain_until FROM warc_files")
+    if not past:
+        found: dict[str, datetime] = {}
+        for _name, capture_id, until in rows:
+            at = _dt(until)
+            if at is not None:
+                found[capture_id] = max(found.get(capture_id, at), at)
+        return found
+    policies = rt.policies
+    assert policies is not None
+    extended: dict[str, datetime] = {}
+    for payload, at in _rows(
+        rt,
+        "SELECT payload, at FROM audit_events WHERE action = 'retention.locks_extended' "
+        "ORDER BY seq",
+    ):
+        if (_dt(at) or as_of) > as_of:
+            continue
+        for name, until in json.loads(payload).get("objects", {}).items():
+            moment = _dt(until.replace("Z", "+00:00"))
+            if moment is not None:
+                extended[name] = max(extended.get(name, moment), moment)
+    by_id = {c.capture_id: c for c in captures}
+    found = {}
+    for name, capture_id, _until in rows:
+        c = by_id.get(capture_id)
+        if c is None:
+            continue
+        dates = [extended[name]] if name in extended else []
+        initial = retain_until(policies.series.get(c.series, UNSCHEDULED), c.started_at)
+        dates += [initial] if initial is not None else []
+        if dates:
+            found[capture_id] = max([*dates, *([found[capture_id]] if capture_id in found else [])])
+    return found
 
 
 def _coverage(rt: Runtime, report: Report) -> None:
@@ -205,27 +363,35 @@ def _coverage(rt: Runtime, report: Report) -> None:
             as_of=as_of,
         )
     }
-    posts = {
-        r[0]: r
-        for r in _rows(
-            rt,
-            "SELECT account, count(*), sum(CASE WHEN edited THEN 1 ELSE 0 END), "
-            "sum(CASE WHEN deleted THEN 1 ELSE 0 END), min(published_at) FROM posts "
-            "GROUP BY account",
+    posts_sql = (
+        "SELECT account, count(*), sum(CASE WHEN edited THEN 1 ELSE 0 END), "
+        "sum(CASE WHEN deleted THEN 1 ELSE 0 END), min(published_at) FROM posts "
+        "GROUP BY account"
+    )
+    if report.point_in_time:  # posts as they stood then: seen, edited, deleted by then
+        posts_sql = (
+            "SELECT p.account, count(*), sum(CASE WHEN EXISTS (SELECT 1 FROM post_versions v "
+            "WHERE v.post_id = p.post_id AND v.version > 1 AND v.captured_at <= :as_of) "
+            "THEN 1 ELSE 0 END), sum(CASE WHEN p.deleted AND p.deleted_at <= :as_of "
+            "THEN 1 ELSE 0 END), min(p.published_at) FROM posts p "
+            "WHERE p.first_captured_at <= :as_of GROUP BY p.account"
         )
-    }
+    posts = {r[0]: r for r in _rows(rt, posts_sql, as_of=as_of)}
     incomplete = dict(
         _rows(
             rt,
-            "SELECT account, count(*) FROM captures WHERE ledger LIKE :flag GROUP BY account",
+            "SELECT account, count(*) FROM captures WHERE ledger LIKE :flag "
+            "AND started_at <= :as_of GROUP BY account",
             flag='%"complete_listing": false%',
+            as_of=as_of,
         )
     )
     limited = dict(
         _rows(
             rt,
-            "SELECT account, count(*) FROM captures WHERE ledger LIKE '%HTTP 429%' "
-            "OR error LIKE '%429%' GROUP BY account",
+            "SELECT account, count(*) FROM captures WHERE (ledger LIKE '%HTTP 429%' "
+            "OR error LIKE '%429%') AND started_at <= :as_of GROUP BY account",
+            as_of=as_of,
         )
     )
     timeline = _rows(
@@ -292,28 +458,24 @@ def _coverage(rt: Runtime, report: Report) -> None:
 
 def _holds(rt: Runtime, report: Report) -> None:
     report.title = "Legal holds"
+    holds = _holds_then(rt, report.as_of)
+    matcher = HoldMatcher(rt, [h for h, _ in holds])
+    captures = _captures(rt, report.as_of)
     rows = []
-    for h in _rows(
-        rt,
-        "SELECT hold_id, name, reason, account, series, date_from, date_to, query, created_by, "
-        "created_at, released_by, released_at FROM holds ORDER BY created_at",
-    ):
-        where = ["status NOT IN ('disposed', 'running')"]
-        params: dict[str, Any] = {}
-        for column, value in (("account", h[3]), ("series", h[4])):
-            if value:
-                where.append(f"{column} = :{column}")
-                params[column] = value
-        if h[5]:
-            where.append("started_at >= :date_from")
-            params["date_from"] = h[5]
-        if h[6]:
-            where.append("started_at <= :date_to")
-            params["date_to"] = h[6]
-        [(covered,)] = _rows(
-            rt, f"SELECT count(*) FROM captures WHERE {' AND '.join(where)}", **params
+    for h, active in holds:
+        covered = sum(
+            1
+            for c in captures
+            if matcher.covers(h, c.capture_id, c.account, c.series, c.started_at)
         )
-        rows.append([*h, covered])
+        rows.append(
+            [
+                h.hold_id, h.name, h.reason, h.account, h.series, utc(h.date_from),
+                utc(h.date_to), h.query, h.created_by, utc(h.created_at),
+                None if active else h.released_by, None if active else utc(h.released_at),
+                covered,
+            ]
+        )  # fmt: skip
     report.tables.append(Table("Holds", HOLDS_COLUMNS, rows))
 
 
@@ -350,17 +512,43 @@ def _fixity(rt: Runtime, report: Report) -> None:
 
 
 def _disposition(rt: Runtime, report: Report) -> None:
-    import json
-
     report.title = "Disposition: plans and certificates"
-    rows = []
-    for plan in _rows(
-        rt,
-        "SELECT plan_id, status, as_of, planned_by, approved_by, executed_by, executed_at, body, "
-        "certificate_key FROM disposition_plans ORDER BY planned_at",
+    as_of = report.as_of
+
+    def by(moment: Any) -> bool:
+        at = _dt(moment)
+        return at is not None and at <= as_of
+
+    done: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for plan_id, action, capture_id, disposed_at in _rows(
+        rt, "SELECT plan_id, action, capture_id, disposed_at FROM tombstones"
     ):
-        body = json.loads(plan[7])
-        eligible = body.get("eligible", [])
-        destroyed = sum(1 for i in eligible if i.get("action") == "destroy")
-        rows.append([*plan[:7], destroyed, len(eligible) - destroyed, plan[8]])
+        if by(disposed_at):  # what was actually destroyed or transferred, by then
+            done[plan_id][action].add(capture_id)
+    rows = []
+    for (
+        plan_id, _status, plan_as_of, planned_by, approved_by, executed_by, executed_at,
+        certificate, planned_at, approved_at, cancelled_at,
+    ) in _rows(
+        rt,
+        "SELECT plan_id, status, as_of, planned_by, approved_by, executed_by, executed_at, "
+        "certificate_key, planned_at, approved_at, cancelled_at FROM disposition_plans "
+        "ORDER BY planned_at",
+    ):  # fmt: skip
+        if not by(planned_at):
+            continue
+        executed = by(executed_at)
+        then = (
+            "executed" if executed else "cancelled" if by(cancelled_at)
+            else "approved" if by(approved_at) else "planned"
+        )  # fmt: skip
+        certified = executed or bool(done.get(plan_id))
+        rows.append(
+            [
+                plan_id, then, plan_as_of, planned_by, approved_by if by(approved_at) else None,
+                executed_by if executed else None, executed_at if executed else None,
+                len(done[plan_id]["destroyed"]), len(done[plan_id]["transferred"]),
+                certificate if certified else None,
+            ]
+        )  # fmt: skip
     report.tables.append(Table("Plans", DISPOSITION_COLUMNS, rows))
