@@ -175,17 +175,19 @@ accounts:
 def test_a_report_as_of_before_a_policy_change_is_refused(
     make_runtime: MakeRuntime, tmp_path: Path
 ) -> None:
+    start = NOW - timedelta(days=10)  # locks still in force: a real store refuses past dates
     folder = write_policy(tmp_path / "pol", POLICY.format(period="P30D"))
-    capture_account(make_runtime(policies=folder, clock=at(0)), "agency-news")
+    capture_account(make_runtime(policies=folder, clock=FrozenClock(start)), "agency-news")
     write_policy(folder, POLICY.format(period="P60D"))
-    capture_account(make_runtime(policies=folder, create=False, clock=at(5)), "agency-news")
-    now = make_runtime(policies=folder, create=False, clock=at(6))
+    later = FrozenClock(start + timedelta(days=5))
+    capture_account(make_runtime(policies=folder, create=False, clock=later), "agency-news")
+    now = make_runtime(policies=folder, create=False, clock=FrozenClock(NOW))
     with pytest.raises(UsageError, match="policy in force then"):
-        build_report(now, "retention", as_of=T0 + timedelta(days=2))
+        build_report(now, "retention", as_of=start + timedelta(days=2))
     with pytest.raises(UsageError, match="policy in force then"):
-        build_report(now, "coverage", as_of=T0 + timedelta(days=2))
+        build_report(now, "coverage", as_of=start + timedelta(days=2))
     rows = by_first(
-        build_report(now, "retention", as_of=T0 + timedelta(days=5, hours=1)), RETENTION_COLUMNS
+        build_report(now, "retention", as_of=start + timedelta(days=5, hours=1)), RETENTION_COLUMNS
     )
     assert rows["agency-news"]["captures"] == 2
 
