@@ -325,3 +325,21 @@ def test_cli_transfer_confirm_json_and_exit_codes(
     assert done["receipt_sha256"] == hashlib.sha256(receipt.read_bytes()).hexdigest()
     proc = run("transfer", "confirm", plan_id, "--receipt", str(receipt), code=2)
     assert b"executed" in proc.stderr
+
+
+def test_permanent_transfer_after_fifteen_years_plans_a_transfer_at_the_end(
+    make_runtime: MakeRuntime, tmp_path: Path, destination: str
+) -> None:
+    text = POLICY.format(destination=destination, warc_version="1.1").replace(
+        "retention: P30D\n    disposition: transfer", "retention: P15Y\n    disposition: transfer"
+    )
+    folder = write_policy(tmp_path / "pol", text)
+    news = capture_account(make_runtime(policies=folder), "agency-news").capture_id
+    rt = actor(make_runtime, folder, "alice")
+    [item] = [i for i in make_plan(rt).blocked if i.capture_id == news]
+    assert (item.reason or "").startswith("not yet due")
+    forecast = make_plan(rt, as_of=NOW + timedelta(days=15 * 366))
+    assert forecast.forecast
+    assert [(i.capture_id, i.action) for i in forecast.eligible if i.series == "to-archives"] == [
+        (news, "transfer")
+    ]
