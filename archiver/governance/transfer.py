@@ -310,6 +310,12 @@ def _refuse(plan: Plan, bags: list[SentBag]) -> None:
             f"plan {plan.plan_id} is executed: its receipt was recorded and its originals "
             "deleted already; see `archiver transfer show " + plan.plan_id + "`"
         )
+    if plan.status == "approved":
+        raise UsageError(
+            f"plan {plan.plan_id} sent its bags but its destructions are not all done (the "
+            "store refused some); run `archiver retention dispose "
+            f"{plan.plan_id}` again first, then confirm the receipt"
+        )
     if plan.status not in (PENDING_RECEIPT, RECEIPT_RECORDED):
         raise UsageError(f"plan {plan.plan_id} is {plan.status}; no transfer awaits a receipt")
 
