@@ -203,7 +203,9 @@ accounts:
         rt.store.delete(warc.key)
 
 
-def test_transfer_writes_a_valid_bagit_bag(make_runtime: MakeRuntime, tmp_path: Path) -> None:
+def test_transfer_without_destination_writes_the_bag_to_the_output_folder(
+    make_runtime: MakeRuntime, tmp_path: Path
+) -> None:
     import bagit
 
     folder = write_policy(
@@ -233,11 +235,14 @@ accounts:
         plan.plan_id,
         transfer_dir=tmp_path / "bag",
     )
-    assert result.transferred == [capture.capture_id]
-    bag = bagit.Bag(str(tmp_path / "bag"))
+    assert result.pending_receipt == [capture.capture_id] and result.transferred == []
+    bag = bagit.Bag(str(tmp_path / "bag" / f"{plan.plan_id}-to-archives"))
     bag.validate()
     names = {Path(p).name for p in bag.payload_files()}
-    assert any(n.endswith(".warc.gz") for n in names) and "index.json" in names
+    assert any(n.endswith(".warc.gz") for n in names)
+    assert {"index.json", "posts.csv"} <= names
+    rt = make_runtime(policies=folder, create=False)
+    assert all(rt.store.exists(w.key) for w in rt.index.list_warcs(capture_id=capture.capture_id))
 
 
 def test_policy_loads_are_in_the_audit_chain_once_per_version(

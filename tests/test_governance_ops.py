@@ -177,7 +177,10 @@ def test_actor_is_the_os_user_unless_the_operator_allows_naming_it() -> None:
 
 def test_cli_refuses_a_named_actor_without_the_override(tmp_path: Path) -> None:
     env = archiver_env(
-        data_dir=tmp_path / "data", policies=ROOT / "policies" / "demo", actor="mallory"
+        data_dir=tmp_path / "data",
+        policies=ROOT / "policies" / "demo",
+        actor="mallory",
+        actor_override="false",
     )
     proc = subprocess.run(
         [sys.executable, "-m", "archiver.cli.main", "hold", "list", "--json"],

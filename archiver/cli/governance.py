@@ -197,7 +197,9 @@ def approve_cmd(
 @retention_app.command("dispose")
 def dispose_cmd(
     plan_id: str = typer.Argument(...),
-    output: Path | None = typer.Option(None, "--output", help="Folder for a transfer bag."),
+    output: Path | None = typer.Option(
+        None, "--output", help="Folder for transfer bags of series that name no destination."
+    ),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Execute an approved plan and store its disposition certificate."""
@@ -215,6 +217,13 @@ def dispose_cmd(
             f"skipped {len(result.skipped)}, remaining {len(result.refused)}; {certified}",
             markup=False,
         )
+        if result.pending_receipt:
+            err.print(
+                f"sent {len(result.pending_receipt)} capture(s) for transfer to "
+                f"{', '.join(result.bags)}; the originals stay until the receipt is recorded: "
+                f"`archiver transfer confirm {plan_id} --receipt FILE`",
+                markup=False,
+            )
         for capture_id, why in result.skipped.items():
             err.print(f"  skipped {capture_id}: {why}", markup=False)
         for capture_id, why in result.refused.items():

@@ -18,7 +18,9 @@ from archiver.cli import policies as policies_cmds
 from archiver.cli import replay as replay_cmds
 from archiver.cli import reports as report_cmds
 from archiver.cli import retrieval as retrieval_cmds
+from archiver.cli import review as review_cmds
 from archiver.cli import simulate as simulate_cmds
+from archiver.cli import transfer as transfer_cmds
 from archiver.cli.common import emit_json, err, runtime
 from archiver.errors import EXIT_FAILED, EXIT_USAGE, ArchiverError
 
@@ -34,6 +36,8 @@ app.add_typer(capture_cmds.captures_app, name="captures")
 app.add_typer(retrieval_cmds.posts_app, name="posts")
 app.add_typer(governance_cmds.hold_app, name="hold")
 app.add_typer(governance_cmds.retention_app, name="retention")
+governance_cmds.retention_app.command("review")(review_cmds.review)
+app.add_typer(transfer_cmds.transfer_app, name="transfer")
 app.add_typer(check_cmds.audit_app, name="audit")
 app.command("verify")(check_cmds.verify)
 app.command("capture")(capture_cmds.capture)

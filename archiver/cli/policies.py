@@ -30,6 +30,7 @@ def _describe(policies: PolicySet) -> dict[str, object]:
                 "retention": s.retention.text,
                 "cutoff": s.cutoff,
                 "disposition": s.disposition,
+                "transfer": s.transfer,
                 "unscheduled": s.unscheduled,
                 "source": s.source,
             }

@@ -369,8 +369,11 @@ def _custody_text(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_bag(root: Path, info: dict[str, str], progress: ExportProgress) -> tuple[str, int]:
+def write_bag(
+    root: Path, info: dict[str, str], progress: ExportProgress | None = None
+) -> tuple[str, int]:
     """BagIt 1.0 tag files over ``root/data``; returns (manifest sha256, number of files)."""
+    progress = progress or _Silent()
     payload = sorted(p for p in (root / "data").rglob("*") if p.is_file())
     progress.phase("manifest", len(payload))
     lines, octets = [], 0
@@ -504,7 +507,7 @@ def export_package(
             json.dumps(custody, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
         (data / "custody.txt").write_text(_custody_text(custody), encoding="utf-8")
-        manifest_sha, files = _write_bag(
+        manifest_sha, files = write_bag(
             root,
             {
                 "Source-Organization": "archiver public-records export",

@@ -12,7 +12,6 @@ import hashlib
 import html
 import json
 import secrets
-import shutil
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +27,7 @@ from archiver.governance.holds import HoldMatcher
 from archiver.governance.locks import extend_locks
 from archiver.governance.policy_log import record_policy_in_force
 from archiver.governance.retention import cutoff_date
+from archiver.governance.review import disposal_action, latest_reviews, review_reason
 from archiver.index.api import CaptureSummary, WarcFileInfo, canonical_json, jsonable, utc
 from archiver.index.db import session_scope
 from archiver.index.models import (
@@ -122,15 +122,20 @@ def _dependants_map(rt: Runtime) -> dict[str, set[str]]:
         return found
 
 
-def _pending_plans(rt: Runtime) -> dict[str, str]:
-    """capture_id → plan_id for plans approved but not executed (a transfer/destroy pending)."""
-    pending: dict[str, str] = {}
+# A plan holds its captures from approval until it is done: approved, then (transfers) sent and
+# awaiting the receiving archives' receipt, or receipt recorded with originals still to delete.
+HOLDING_STATUSES = ("approved", "transferred_pending_receipt", "transfer_confirmed")
+
+
+def pending_plans(rt: Runtime) -> dict[str, tuple[str, str]]:
+    """capture_id → (plan_id, status) for plans that hold it and are not done yet."""
+    pending: dict[str, tuple[str, str]] = {}
     with session_scope(rt.index.engine) as s:
         for plan in s.exec(
-            select(DispositionPlanRow).where(DispositionPlanRow.status == "approved")
+            select(DispositionPlanRow).where(col(DispositionPlanRow.status).in_(HOLDING_STATUSES))
         ):
             for item in json.loads(plan.body)["eligible"]:
-                pending[item["capture_id"]] = plan.plan_id
+                pending[item["capture_id"]] = (plan.plan_id, plan.status)
     return pending
 
 
@@ -139,7 +144,8 @@ def _evaluate(
 ) -> tuple[list[PlanItem], list[PlanItem]]:
     policies = rt.policies or rt.reload_policies()
     holds = HoldMatcher.active(rt)
-    pending = _pending_plans(rt)
+    pending = pending_plans(rt)
+    reviews = latest_reviews(rt)
     with session_scope(rt.index.engine) as s:
         q = (
             select(CaptureRow.capture_id)
@@ -190,8 +196,8 @@ def _evaluate(
             reasons.append("unscheduled: no retention schedule applies; assign a series")
         elif series.retention.permanent:
             reasons.append("permanent: the schedule keeps these records forever")
-        elif series.disposition == "review":
-            reasons.append("review: the schedule requires an appraisal before disposal")
+        elif why := review_reason(series, reviews.get(capture_id), as_of):
+            reasons.append(why)
         if covering:
             reasons.append("hold: " + ", ".join(f"{h.hold_id} ({h.name})" for h in covering))
         if due is not None and due > as_of:
@@ -204,12 +210,17 @@ def _evaluate(
         if any(w.status != "stored" for w in warcs):
             reasons.append("not stored yet: a WARC file is still in the spool")
         if capture_id in pending:
-            reasons.append(f"pending: in approved plan {pending[capture_id]} (not yet executed)")
+            held_by, status = pending[capture_id]
+            reasons.append(
+                f"pending: in approved plan {held_by} (not yet executed)"
+                if status == "approved"
+                else f"pending: sent for transfer under plan {held_by}, awaiting the receipt"
+            )
         if reasons:
             item.reason = "; ".join(reasons)
             blocked.append(item)
         else:
-            item.action = "transfer" if series.disposition == "transfer" else "destroy"
+            item.action = disposal_action(series, reviews.get(capture_id))
             eligible[capture_id] = item
     # Dedup dependency: originals stay while a kept capture's revisits point at them.
     changed = True
@@ -366,12 +377,13 @@ def approve_plan(rt: Runtime, plan_id: str) -> Plan:
 class DispositionResult:
     plan_id: str
     destroyed: list[str] = field(default_factory=list)
-    transferred: list[str] = field(default_factory=list)
+    transferred: list[str] = field(default_factory=list)  # sent, received, originals deleted
+    pending_receipt: list[str] = field(default_factory=list)  # sent; originals kept till receipt
     skipped: dict[str, str] = field(default_factory=dict)  # not disposed, rightly (a hold)
     refused: dict[str, str] = field(default_factory=dict)  # planned, but not done: remain
     certificate_key: str | None = None  # None: nothing was done, so nothing is certified
     certificate_sha256: str | None = None
-    bag: str | None = None
+    bags: list[str] = field(default_factory=list)  # where transfer bags were written
 
     @property
     def complete(self) -> bool:
@@ -402,61 +414,12 @@ def _forget_capture(rt: Runtime, capture_id: str) -> None:
         s.add(capture)
 
 
-def _write_bag(rt: Runtime, plan: Plan, items: list[PlanItem], target: Path) -> Path:
-    """A BagIt bag (SHA-256 manifests) with the WARCs and an index extract, for an archives."""
-    import bagit
-
-    if target.exists():
-        raise UsageError(f"transfer folder {target} exists; choose another --output")
-    data = target / "warcs"
-    data.mkdir(parents=True)
-    extract: list[dict[str, Any]] = []
-    for item in items:
-        for warc in rt.index.list_warcs(capture_id=item.capture_id):
-            with rt.store.open_read(warc.key) as src, (data / warc.name).open("wb") as out:
-                shutil.copyfileobj(src, out, 1024 * 1024)
-            extract.append(
-                {
-                    "warc": warc,
-                    "capture": rt.index.get_capture(item.capture_id),
-                    "records": rt.index.records_of_capture(item.capture_id),
-                }
-            )
-    (target / "index.json").write_text(json.dumps(jsonable(extract), indent=1))
-    bag = bagit.make_bag(
-        str(target),
-        {
-            "Source-Organization": "archiver transfer",
-            "External-Identifier": plan.plan_id,
-            "Bag-Group-Identifier": ", ".join(sorted({i.series for i in items})),
-            "Internal-Sender-Description": f"Records transferred under plan {plan.plan_id}",
-        },
-        checksums=["sha256"],
-    )
-    bag.validate()
-    return target
-
-
-def execute_plan(
-    rt: Runtime, plan_id: str, *, transfer_dir: Path | None = None
-) -> DispositionResult:
-    """Carry out an approved plan: re-check holds now, transfer (BagIt) or destroy each
-    eligible capture's objects, keep tombstones, and store a disposition certificate."""
-    plan = get_plan(rt, plan_id)
-    _refuse_cancelled(plan_id, plan.status)
-    if plan.status != "approved":
-        raise UsageError(f"plan {plan_id} is {plan.status}; it must be approved first")
-    _refuse_forecast(rt, plan_id, plan.as_of, "executed")
-    with session_scope(rt.index.engine) as s:
-        row = s.get(DispositionPlanRow, plan_id)
-        assert row is not None
-        approved_by = row.approved_by or ""
-    refuse_lone_approver(rt, plan_id, approved_by, {i.series for i in plan.eligible})
-    log = get_logger(plan_id=plan_id)
-    result = DispositionResult(plan_id=plan_id)
+def disposable_now(rt: Runtime, items: list[PlanItem], result: DispositionResult) -> list[PlanItem]:
+    """The items still to dispose of now: holds are re-checked (a hold placed after planning
+    wins) and captures already disposed are left out; both are noted in ``result.skipped``."""
     holds = HoldMatcher.active(rt)
     todo: list[PlanItem] = []
-    for item in plan.eligible:
+    for item in items:
         capture = rt.index.get_capture(item.capture_id)
         covering = holds.covering(capture)
         if covering:
@@ -467,10 +430,67 @@ def execute_plan(
             result.skipped[item.capture_id] = "already disposed"
         else:
             todo.append(item)
+    return todo
+
+
+def execute_plan(
+    rt: Runtime, plan_id: str, *, transfer_dir: Path | None = None
+) -> DispositionResult:
+    """Carry out an approved plan: re-check holds now, destroy each eligible capture's objects
+    (tombstones, certificate), and send the captures to transfer as BagIt bags to their
+    destination. Transferred originals stay until ``archiver transfer confirm`` records the
+    receipt; the plan is then ``transferred_pending_receipt``. Nothing is deleted when a
+    destination refuses the bag (StorageError)."""
+    plan = get_plan(rt, plan_id)
+    _refuse_cancelled(plan_id, plan.status)
+    if plan.status != "approved":
+        raise UsageError(f"plan {plan_id} is {plan.status}; it must be approved first")
+    _refuse_forecast(rt, plan_id, plan.as_of, "executed")
+    with session_scope(rt.index.engine) as s:
+        row = s.get(DispositionPlanRow, plan_id)
+        assert row is not None
+        approved_by = row.approved_by or ""
+    refuse_lone_approver(rt, plan_id, approved_by, {i.series for i in plan.eligible})
+    result = DispositionResult(plan_id=plan_id)
+    todo = disposable_now(rt, plan.eligible, result)
     transfers = [i for i in todo if i.action == "transfer"]
     if transfers:
-        target = transfer_dir or (rt.settings.data_dir / "transfers" / plan_id)
-        result.bag = str(_write_bag(rt, plan, transfers, target))
+        from archiver.governance.transfer import send_transfer
+
+        result.bags = [bag.location for bag in send_transfer(rt, plan, transfers, transfer_dir)]
+        result.pending_receipt = [i.capture_id for i in transfers]
+    return dispose_items(
+        rt,
+        plan,
+        [i for i in todo if i.action != "transfer"],
+        result,
+        done_status="transferred_pending_receipt" if result.pending_receipt else "executed",
+        undone_status="approved",
+    )
+
+
+def dispose_items(
+    rt: Runtime,
+    plan: Plan,
+    todo: list[PlanItem],
+    result: DispositionResult,
+    *,
+    done_status: str,
+    undone_status: str,
+    certificate_kind: str = "records disposition",
+    stem: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> DispositionResult:
+    """Delete ``todo``'s objects (the only place that does), keep tombstones, certify what was
+    done, and set the plan's status: ``done_status`` when nothing was refused, else
+    ``undone_status`` (so it can run again). Items whose action is ``transfer`` are recorded
+    as transferred (their receipt is in ``extra``)."""
+    plan_id = plan.plan_id
+    with session_scope(rt.index.engine) as s:
+        row = s.get(DispositionPlanRow, plan_id)
+        assert row is not None
+        approved_by = row.approved_by or ""
+    log = get_logger(plan_id=plan_id)
     now = rt.clock.now()
     tombstones: list[TombstoneRow] = []
     for item in todo:
@@ -519,7 +539,7 @@ def execute_plan(
         )
         log.info("retention.disposed", capture_id=item.capture_id, action=item.action)
     certificate = {
-        "certificate": "records disposition",
+        "certificate": certificate_kind,
         "plan_id": plan_id,
         "as_of": plan.as_of,
         "planned_by": plan.planned_by,
@@ -529,7 +549,9 @@ def execute_plan(
         "policy_hash": rt.policies.policy_hash if rt.policies else None,
         "destroyed": result.destroyed,
         "transferred": result.transferred,
-        "transfer_bag": result.bag,
+        "pending_receipt": result.pending_receipt,
+        "transfer_bags": result.bags,
+        **(extra or {}),
         "skipped": result.skipped,
         "objects": [
             {
@@ -553,24 +575,27 @@ def execute_plan(
     # A certificate certifies only what was done: a run the store refused in part gets one
     # for the part it did (if any), under a name of its own; a refused run with nothing done
     # gets none. A complete run gets the plan's certificate, even when it had nothing to do.
-    if result.complete or tombstones:
+    if tombstones or (result.complete and not result.pending_receipt):
         certificate["complete"] = result.complete
         certificate["remaining"] = result.refused
         body = json.dumps(jsonable(certificate), indent=2, sort_keys=True).encode()
         digest = hashlib.sha256(body).hexdigest()
-        stem = f"{plan_id}" if result.complete else f"{plan_id}-partial-{now:%Y%m%dT%H%M%SZ}"
-        key = f"certificates/{stem}.json"
+        base = stem or plan_id
+        name = base if result.complete else f"{base}-partial-{now:%Y%m%dT%H%M%SZ}"
+        key = f"certificates/{name}.json"
         rt.store.put_bytes(key, body)
         rt.store.put_bytes(
-            f"certificates/{stem}.html", render_certificate_html(certificate, digest)
+            f"certificates/{name}.html", render_certificate_html(certificate, digest)
         )
-        rt.store.put_bytes(f"certificates/{stem}.pdf", render_certificate_pdf(certificate, digest))
+        rt.store.put_bytes(f"certificates/{name}.pdf", render_certificate_pdf(certificate, digest))
         result.certificate_key, result.certificate_sha256 = key, digest
     with session_scope(rt.index.engine) as s:
         row = s.get(DispositionPlanRow, plan_id)
         assert row is not None
         if result.complete:
-            row.status, row.executed_by, row.executed_at = "executed", rt.settings.actor, now
+            row.status, row.executed_by, row.executed_at = done_status, rt.settings.actor, now
+        else:
+            row.status = undone_status
         if key is not None:
             row.certificate_key, row.certificate_sha256 = key, digest
         s.add(row)
@@ -581,6 +606,7 @@ def execute_plan(
         {
             "destroyed": result.destroyed,
             "transferred": result.transferred,
+            "pending_receipt": result.pending_receipt,
             "skipped": result.skipped,
             "remaining": result.refused,
             "certificate": key,
@@ -590,9 +616,22 @@ def execute_plan(
     return result
 
 
+def _transfer_lines(cert: dict[str, Any]) -> list[str]:
+    """What a transfer certificate adds: each bag, where it went, and the receipt accepting it."""
+    return [
+        f"Bag {b['bag_id']} ({b['warc_version']}, accession {b['accession'] or '-'}, transfer "
+        f"request {b['transfer_request'] or '-'}) written to {b['location']}, manifest SHA-256 "
+        f"{b['manifest_sha256']}; accepted by receipt {b['receipt_name']} (SHA-256 "
+        f"{b['receipt_sha256']}), recorded by {b['confirmed_by']}."
+        for b in cert.get("transfer", [])
+    ]
+
+
 def render_certificate_html(cert: dict[str, Any], digest: str) -> bytes:
-    """A printable, self-contained HTML disposition certificate."""
+    """A printable, self-contained HTML disposition (or transfer) certificate."""
     e = html.escape
+    title = f"Certificate of {cert['certificate']}"
+    transfer = "".join(f"<p>{e(line)}</p>" for line in _transfer_lines(cert))
     rows = "".join(
         f"<tr><td>{e(str(o['warc']))}</td><td>{e(str(o['series']))}</td>"
         f"<td>{e(str(o['authority'] or ''))}</td><td>{e(str(jsonable(o['captured_at'])))}</td>"
@@ -600,10 +639,10 @@ def render_certificate_html(cert: dict[str, Any], digest: str) -> bytes:
         for o in cert["objects"]
     )
     doc = f"""<!doctype html><html><head><meta charset="utf-8">
-<title>Disposition certificate {e(cert["plan_id"])}</title>
+<title>{e(title)} {e(cert["plan_id"])}</title>
 <style>body{{font:14px/1.4 system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #999;padding:4px 6px;font-size:12px}}code{{font-size:11px}}</style>
-</head><body><h1>Certificate of records disposition</h1>
+</head><body><h1>{e(title)}</h1>{transfer}
 <p>Plan <b>{e(cert["plan_id"])}</b> as of {e(str(jsonable(cert["as_of"])))}: planned by
 <b>{e(cert["planned_by"])}</b>, approved by <b>{e(cert["approved_by"])}</b>, executed by
 <b>{e(cert["executed_by"])}</b> at {e(str(jsonable(cert["executed_at"])))}.</p>
@@ -632,7 +671,8 @@ def render_certificate_pdf(cert: dict[str, Any], digest: str) -> bytes:
         return e(str(jsonable(value)))
 
     story: list[Any] = [
-        Paragraph("Certificate of records disposition", styles["Title"]),
+        Paragraph(e(f"Certificate of {cert['certificate']}"), styles["Title"]),
+        *(Paragraph(e(line), styles["BodyText"]) for line in _transfer_lines(cert)),
         Paragraph(
             f"Plan <b>{e(cert['plan_id'])}</b> as of {when(cert['as_of'])}: planned by "
             f"<b>{e(cert['planned_by'])}</b>, approved by <b>{e(cert['approved_by'])}</b>, "

@@ -246,3 +246,50 @@ class TaskRow(SQLModel, table=True):
     worker: str | None = None
     capture_id: str | None = None
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class TransferRow(SQLModel, table=True):
+    """One BagIt bag sent to a receiving archives under a plan, and the receipt that accepted
+    it (the originals are deleted only once the receipt is recorded)."""
+
+    __tablename__ = "transfers"
+
+    bag_id: str = Field(primary_key=True)  # {plan_id}-{series}: the bag's folder name
+    plan_id: str = Field(index=True)
+    series: str
+    destination: str  # file:///folder or s3://bucket/prefix (where the bag was written)
+    location: str  # the bag itself: folder URL or s3 prefix
+    accession: str | None = None
+    transfer_request: str | None = None
+    warc_version: str = "1.1"
+    captures: str = Field(sa_column=Column(Text, nullable=False))  # JSON list of capture ids
+    manifest_sha256: str
+    payload_oxum: str
+    status: str = Field(index=True)  # sent | confirmed
+    sent_by: str
+    sent_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    receipt_name: str | None = None
+    receipt_sha256: str | None = None
+    receipt_key: str | None = None  # the receipt's exact bytes in the archive's store
+    receipt: str | None = Field(default=None, sa_column=Column(Text))  # text, or base64
+    receipt_encoding: str | None = None  # utf-8 | base64
+    confirmed_by: str | None = None
+    confirmed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class ReviewRow(SQLModel, table=True):
+    """An appraisal of one capture: keep, destroy, or reschedule into another series."""
+
+    __tablename__ = "reviews"
+
+    id: int | None = Field(default=None, primary_key=True)
+    review_id: str = Field(index=True)  # one decision over many captures shares its id
+    capture_id: str = Field(index=True)
+    decision: str  # keep | destroy | reschedule
+    from_series: str
+    to_series: str
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    reviewed_by: str
+    reviewed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    retain_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    locked_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))

@@ -25,10 +25,12 @@ from archiver.policy.model import (
     UNSCHEDULED_ID,
     Account,
     CaptureOptions,
+    Disposition,
     PolicySet,
     Retention,
     Schedule,
     Series,
+    TransferTarget,
 )
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -78,17 +80,86 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
+class TransferSpec(_Strict):
+    destination: str | None = None
+    accession: str | None = None
+    transfer_request: str | None = None
+    warc_version: Literal["1.0", "1.1"] = "1.1"
+
+    @field_validator("destination")
+    @classmethod
+    def _destination(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^(file:///\S+|s3://[^/\s?]+\S*)$", value):
+            raise ValueError(
+                f"{value!r} is not a transfer destination; write file:///folder or "
+                "s3://bucket/prefix?endpoint_url=...&region=..."
+            )
+        return value
+
+
 class SeriesSpec(_Strict):
     id: str
     title: str
     authority: str | None = None
     retention: str
     cutoff: Literal["capture", "publication", "calendar_year", "fiscal_year"] = "capture"
-    disposition: Literal["destroy", "transfer", "review"] = "destroy"
+    disposition: Literal["destroy", "transfer", "review", "keep"] | None = None
     disposition_requires_two_people: bool = False
+    transfer: TransferSpec | None = None
 
     _id = field_validator("id")(_slug)
     _retention = field_validator("retention")(_duration)
+
+
+def _disposition_of(spec: SeriesSpec, located: _Located, index: int, label: str) -> Disposition:
+    """The series' disposition (``keep`` for a permanent series that names none, else
+    ``destroy``); a PolicyError at the line of the contradiction when the schedule cannot be
+    carried out as written."""
+    permanent = spec.retention == "permanent"
+    disposition: Disposition = spec.disposition or ("keep" if permanent else "destroy")
+    line = located.lines.get(
+        ("series", index, "disposition"), located.lines.get(("series", index, "id"), 0)
+    )
+    where = f"series {spec.id!r}"
+    if permanent and disposition == "destroy":
+        raise PolicyError(
+            f"{where}: retention 'permanent' never ends, so its records can never be destroyed; "
+            "write disposition: keep, or a period after which to destroy them (e.g. P7Y)",
+            file=label,
+            line=line,
+        )
+    if permanent and disposition == "transfer":
+        raise PolicyError(
+            f"{where}: retention 'permanent' never ends, so it never comes to a transfer; "
+            "'permanent, transfer to the archives after N years' is written retention: P15Y "
+            "with disposition: transfer, and records kept here for good are retention: "
+            "permanent with disposition: keep",
+            file=label,
+            line=line,
+        )
+    if permanent and disposition == "review":
+        raise PolicyError(
+            f"{where}: retention 'permanent' never comes due for an appraisal; write "
+            "disposition: keep, or the period after which to review (e.g. P5Y)",
+            file=label,
+            line=line,
+        )
+    if disposition == "keep" and not permanent:
+        raise PolicyError(
+            f"{where}: disposition 'keep' means the records never leave, but retention is "
+            f"{spec.retention}; write retention: permanent, or choose destroy, transfer or "
+            "review for the end of the period",
+            file=label,
+            line=line,
+        )
+    if spec.transfer is not None and disposition != "transfer":
+        raise PolicyError(
+            f"{where}: 'transfer:' names where the records go, but the disposition is "
+            f"{disposition}; write disposition: transfer, or remove 'transfer:'",
+            file=label,
+            line=located.lines.get(("series", index, "transfer"), line),
+        )
+    return disposition
 
 
 class OptionsSpec(_Strict):
@@ -402,6 +473,8 @@ def _model_for(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     model = models.get(str(loc[0]))
     if model is AccountSpec and len(loc) > 3 and loc[2] == "options":
         return OptionsSpec
+    if model is SeriesSpec and len(loc) > 3 and loc[2] == "transfer":
+        return TransferSpec
     return model
 
 
@@ -473,9 +546,10 @@ def load_policies(
                 authority=s.authority,
                 retention=Retention(s.retention),
                 cutoff=s.cutoff,
-                disposition=s.disposition,
+                disposition=_disposition_of(s, located, i, label),
                 source=where,
                 disposition_requires_two_people=s.disposition_requires_two_people,
+                transfer=TransferTarget(**s.transfer.model_dump()) if s.transfer else None,
             )
         for i, a in enumerate(spec.accounts):
             line = located.lines.get(("accounts", i, "id"), 0)

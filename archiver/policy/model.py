@@ -23,7 +23,8 @@ PLATFORMS: tuple[str, ...] = (
     "web",
 )
 Cutoff = Literal["capture", "publication", "calendar_year", "fiscal_year"]
-Disposition = Literal["destroy", "transfer", "review"]
+Disposition = Literal["destroy", "transfer", "review", "keep"]
+WarcVersion = Literal["1.0", "1.1"]
 CaptureMode = Literal["api", "page"]
 
 UNSCHEDULED_ID = "unscheduled"
@@ -66,6 +67,17 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class TransferTarget:
+    """Where a ``disposition: transfer`` series goes at the end of its period, and how it is
+    labelled for the receiving archives (``transfer:`` in the policy)."""
+
+    destination: str | None = None  # file:///folder or s3://bucket/prefix?...; None: local
+    accession: str | None = None  # the receiving archives' accession number
+    transfer_request: str | None = None  # e.g. a NARA transfer request (TR) number
+    warc_version: WarcVersion = "1.1"  # "1.0" where the archives lists only WARC 1.0
+
+
+@dataclass(frozen=True)
 class Series:
     """A records series from a retention schedule (e.g. GRS 6.4 item 020)."""
 
@@ -77,6 +89,7 @@ class Series:
     disposition: Disposition = "destroy"
     source: str = "<built-in>"  # file:line where it is defined
     disposition_requires_two_people: bool = False  # the approver may not also execute
+    transfer: TransferTarget | None = None  # disposition transfer: destination and labels
 
     @property
     def unscheduled(self) -> bool:
@@ -89,7 +102,7 @@ UNSCHEDULED = Series(
     authority=None,
     retention=Retention("permanent"),
     cutoff="capture",
-    disposition="review",
+    disposition="keep",
 )
 
 
