@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     health_addr: str = "127.0.0.1:9180"
     object_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = "GOVERNANCE"
+    audit_head_retention_days: int = 3650  # Object Lock on each audit chain head in the store
     warc_max_bytes: int = 1_000_000_000
     http_connect_timeout: float = 10.0
     http_read_timeout: float = 30.0
@@ -88,6 +89,13 @@ class Settings(BaseSettings):
         """The operating-system user running this process (recorded beside an overridden
         actor in the audit chain)."""
         return _default_actor()
+
+    @field_validator("audit_head_retention_days")
+    @classmethod
+    def _positive_days(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError("must be a positive number of days")
+        return value
 
     @field_validator("warc_max_bytes", "http_max_response_bytes")
     @classmethod

@@ -362,6 +362,7 @@ def _capture(
         fatal = session.refused[0]
     status = "failed" if fatal else ("partial" if session.problems else "ok")
     finished = rt.clock.now()
+    audit_head = _audit_head(index) if index_up else None
     ledger = {
         "capture_id": capture_id,
         "account": account.id,
@@ -382,6 +383,9 @@ def _capture(
         "incremental_after": session.known_until,
         "posts": posts_counts,
         "exchanges": session.exchanges,
+        # The chain as it stood when this ledger was written (before the capture's own event):
+        # the WARC anchors it, so a truncated or rewritten audit table disagrees with the WARC.
+        "audit_head": audit_head,
     }
     body = json.dumps(jsonable(ledger), indent=1, sort_keys=True).encode()
     spool.write(
@@ -479,6 +483,15 @@ def _capture(
 
 
 INDEX_DOWN = (DatabaseError, OperationalError)
+
+
+def _audit_head(index: Index) -> dict[str, Any] | None:
+    """``{seq, hash}`` of the newest audit event, None for an empty chain or an index down."""
+    try:
+        head = index.audit_chain_head()
+    except INDEX_DOWN:
+        return None
+    return {"seq": head.seq, "hash": head.hash} if head else None
 
 
 class _IndexDown(Exception):

@@ -122,6 +122,7 @@ def _ingest(rt: Runtime, path: Path, records: list[ReadRecord], note: str) -> No
             )
         )
     size = path.stat().st_size
+    sha256 = sha256_file(path)
     rt.index.add_warc(
         WarcFileRow(
             name=path.name,
@@ -130,7 +131,7 @@ def _ingest(rt: Runtime, path: Path, records: list[ReadRecord], note: str) -> No
             series=series,
             key=object_key(series, account, created, path.name),
             size=size,
-            sha256=sha256_file(path),
+            sha256=sha256,
             status="closed",
             created_at=created,
         ),
@@ -162,7 +163,12 @@ def _ingest(rt: Runtime, path: Path, records: list[ReadRecord], note: str) -> No
             posts_new=current.posts["new"] + counts["new"],
             posts_edited=current.posts["edited"] + counts["edited"],
         )
-    record_event(rt, "capture.recovered", capture_id, {"warc": path.name, "records": len(records)})
+    record_event(
+        rt,
+        "capture.recovered",
+        capture_id,
+        {"warc": path.name, "records": len(records), "sha256": sha256},
+    )
 
 
 def _in_flight(

@@ -31,8 +31,10 @@ def verify(
     quick: bool = typer.Option(False, "--quick", help="Sizes only, no re-read."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Fixity of stored objects against the index (default: all, full SHA-256). Exit 3 when an
-    object is missing, changed, or unknown to the index."""
+    """Fixity of stored objects against the index (default: all, full SHA-256 and record
+    digests), the index against what the audit chain and the WARCs anchored, and (full runs)
+    the audit chain itself. Exit 3 when an object is missing, changed, or unknown to the index,
+    or the index or the chain was altered."""
     if sample is not None and (all_ or sample < 1):
         raise typer.BadParameter(
             "--sample takes a positive number of objects and cannot be combined with --all"
@@ -46,15 +48,17 @@ def verify(
             sample=None if all_ else sample,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
+    chain = verify_chain(rt) if report.full and sample is None else None
     if json_out:
         emit_json(
             {
-                "ok": report.ok,
+                "ok": report.ok and (chain is None or chain.ok),
                 "checked": report.checked,
                 "passed": report.passed,
                 "full": report.full,
                 "sample": sample,
                 "problems": report.problems,
+                "chain": chain,
             }
         )
     else:
@@ -64,7 +68,9 @@ def verify(
         )
         for p in report.problems:
             out.print(f"[red]{p.kind}[/]: {p.key} — {p.detail}")
-    if not report.ok:
+        if chain is not None and not chain.ok:
+            out.print(f"[red]audit chain broken[/]: {chain.problem}")
+    if not report.ok or (chain is not None and not chain.ok):
         raise typer.Exit(EXIT_INTEGRITY)
 
 

@@ -29,7 +29,8 @@ class LocalStore:
     """Objects as files under ``root``; retention and legal hold in a sidecar JSON per object.
 
     A folder cannot enforce Object Lock against its owner, but this store refuses to delete an
-    object under retention or legal hold, as S3 does, so governance behaves the same on both.
+    object under retention or legal hold, as S3 does, so governance behaves the same on both,
+    and a locked object's file is made read-only (no write bit for anyone).
     """
 
     def __init__(self, root: Path) -> None:
@@ -50,6 +51,11 @@ class LocalStore:
 
     def _write_meta(self, key: str, meta: dict[str, object]) -> None:
         self._atomic_write(self._meta_path(key), json.dumps(meta, sort_keys=True).encode())
+
+    @staticmethod
+    def _seal(path: Path) -> None:
+        """Drop every write bit: the file-store equivalent of a locked object."""
+        path.chmod(path.stat().st_mode & ~0o222)
 
     @staticmethod
     def _atomic_write(target: Path, data: bytes) -> None:
@@ -94,6 +100,7 @@ class LocalStore:
             if retain_until is not None and retain_until > datetime.now(UTC):
                 # As on S3: a date already past locks nothing.
                 meta["retain_until"] = retain_until.astimezone(UTC).isoformat()
+                self._seal(target)
             self._write_meta(key, meta)
         except OSError as exc:
             raise StorageError(
@@ -116,6 +123,7 @@ class LocalStore:
             if retain_until is not None and retain_until > datetime.now(UTC):
                 # As on S3: a date already past locks nothing.
                 meta["retain_until"] = retain_until.astimezone(UTC).isoformat()
+                self._seal(target)
             self._write_meta(key, meta)
         except OSError as exc:
             raise StorageError(f"cannot write {key} to {self.root}: {exc.strerror}") from None
@@ -166,6 +174,7 @@ class LocalStore:
         meta = self._meta(key)
         meta["retain_until"] = retain_until.astimezone(UTC).isoformat()
         self._write_meta(key, meta)
+        self._seal(self._path(key))
 
     def set_legal_hold(self, key: str, on: bool) -> None:
         self.head(key)
