@@ -103,6 +103,8 @@ def test_stored_objects_pass_after_captures_and_are_marked_verified(
         "full": True,
         "sample": None,
         "problems": 0,
+        "actor": rt.settings.actor,  # a named actor is recorded beside the OS user
+        "os_user": rt.settings.os_user,
     }
 
 
