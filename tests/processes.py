@@ -104,3 +104,30 @@ def kill_when_spooled(proc: subprocess.Popen[bytes], spool: Path, records: int, 
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def kill_when_rotated(proc: subprocess.Popen[bytes], spool: Path, closed_files: int) -> None:
+    """SIGKILL ``proc`` (an ``archiver capture`` with a small ``warc_max_bytes``) once its
+    WARCs rotated into ``closed_files`` closed spool files and the open one holds a whole
+    record; fails the test when that never happens in 60 s."""
+    from archiver.warc.spool import whole_records_length
+
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            opened = list(spool.glob("*.open"))
+            if (
+                len(list(spool.glob("*.warc.gz"))) >= closed_files
+                and opened
+                and whole_records_length(opened[0])
+            ):
+                break
+            assert proc.poll() is None, "the capture ended before it was killed"
+            time.sleep(0.02)
+        else:
+            pytest.fail(f"the capture never rotated into {closed_files} files")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -448,6 +448,21 @@ class Index:
                 q = q.where(RecordRow.date <= until)
             return [_record(r) for r in s.exec(q)]
 
+    def capture_totals(self, capture_id: str) -> tuple[int, int, int]:
+        """(records, WARC files, bytes) the index holds for a capture, over all its files."""
+        with session_scope(self.engine) as s:
+            files, size = s.exec(
+                select(func.count(), func.coalesce(func.sum(WarcFileRow.size), 0)).where(
+                    WarcFileRow.capture_id == capture_id
+                )
+            ).one()
+            records = s.exec(
+                select(func.count())
+                .select_from(RecordRow)
+                .where(RecordRow.capture_id == capture_id)
+            ).one()
+            return int(records), int(files), int(size)
+
     def records_of_capture(self, capture_id: str) -> list[RecordInfo]:
         with session_scope(self.engine) as s:
             q = (
