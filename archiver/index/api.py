@@ -18,8 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
-from archiver.errors import DatabaseError, NotFoundError, UsageError
-from archiver.index.db import is_initialized, make_engine, migrate, session_scope
+from archiver.errors import NotFoundError, UsageError
+from archiver.index.db import is_initialized, make_engine, migrate, session_scope, unreachable
 from archiver.index.models import (
     AuditEventRow,
     CaptureRow,
@@ -294,7 +294,7 @@ class Index:
             with self.engine.connect() as conn:
                 conn.exec_driver_sql("SELECT 1")
         except OperationalError as exc:
-            raise DatabaseError(f"index database unreachable: {exc.orig}") from None
+            raise unreachable(self.engine, exc) from None
 
     # --- captures ---------------------------------------------------------------------------
 

@@ -1,0 +1,123 @@
+"""The machine's troubles reach the operator as one plain line with the remedy and the right exit
+code, never a traceback or a misleading message: an index database that cannot be reached, a
+full disk, an output path that cannot be written (nothing partial is left behind)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PG_ADMIN, ROOT
+from tests.processes import free_port
+
+
+def archiver(
+    tmp_path: Path, *args: str, code: int, **settings: str
+) -> subprocess.CompletedProcess[str]:
+    """Run ``archiver ARGS`` as an operator would; asserts the exit code and no traceback."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
+    env.update(
+        ARCHIVER_DATA_DIR=str(tmp_path / "data"),
+        ARCHIVER_POLICIES=str(ROOT / "policies" / "demo"),
+        ARCHIVER_ACTOR="cli-test",
+        ARCHIVER_LOG_LEVEL="warning",
+    )
+    env.update({f"ARCHIVER_{k.upper()}": v for k, v in settings.items()})
+    proc = subprocess.run(
+        [sys.executable, "-m", "archiver.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == code, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+# --- the index database ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def empty_pg_database() -> Iterator[str]:
+    """A reachable PostgreSQL database without the schema (``archiver init`` never ran)."""
+    psycopg = pytest.importorskip("psycopg")
+    name = f"archiver_empty_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.parametrize("command", [["captures", "list"], ["init"], ["audit", "verify"]])
+def test_a_postgresql_server_that_is_down_is_not_called_a_missing_schema(
+    tmp_path: Path, command: list[str]
+) -> None:
+    down = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/archiver"
+    proc = archiver(tmp_path, *command, code=1, database_url=down)
+    assert "cannot reach the index database" in proc.stderr
+    assert "ARCHIVER_DATABASE_URL" in proc.stderr and "server runs" in proc.stderr
+    assert "no schema" not in proc.stderr and "archiver init" not in proc.stderr
+
+
+def test_a_reachable_database_without_the_schema_says_run_init(
+    tmp_path: Path, empty_pg_database: str
+) -> None:
+    proc = archiver(tmp_path, "captures", "list", code=2, database_url=empty_pg_database)
+    assert "has no schema; run `archiver init`" in proc.stderr
+    archiver(tmp_path, "init", code=0, database_url=empty_pg_database)
+    archiver(tmp_path, "captures", "list", code=0, database_url=empty_pg_database)
+
+
+# --- a full disk ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A folder on its own 4 MiB tmpfs (mounted for the test: needs root), to fill up."""
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def fill(disk: Path) -> None:
+    """Write a file on ``disk`` until no byte is left."""
+    with (disk / "filler").open("wb", buffering=0) as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+        except OSError:
+            pass
+        try:
+            while True:
+                fh.write(b"\0")
+        except OSError:
+            pass
+
+
+def test_an_index_on_a_full_disk_is_not_called_a_missing_schema(
+    tmp_path: Path, small_disk: Path
+) -> None:
+    data = str(small_disk / "data")
+    archiver(tmp_path, "init", code=0, data_dir=data)
+    fill(small_disk)
+    proc = archiver(tmp_path, "captures", "list", code=1, data_dir=data)
+    assert "cannot open the index database" in proc.stderr and "free space" in proc.stderr
+    assert "no schema" not in proc.stderr
