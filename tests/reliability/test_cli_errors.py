@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from archiver.simulator import Simulator
 from tests.conftest import PG_ADMIN, ROOT
 from tests.processes import free_port
 
@@ -97,8 +98,8 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
-def fill(disk: Path) -> None:
-    """Write a file on ``disk`` until no byte is left."""
+def fill(disk: Path, leave: int = 0) -> None:
+    """Write a file on ``disk`` until no byte is left, then give ``leave`` bytes back."""
     with (disk / "filler").open("wb", buffering=0) as fh:
         try:
             while True:
@@ -110,6 +111,8 @@ def fill(disk: Path) -> None:
                 fh.write(b"\0")
         except OSError:
             pass
+        if leave:
+            fh.truncate(max(0, fh.tell() - leave))
 
 
 def test_an_index_on_a_full_disk_is_not_called_a_missing_schema(
@@ -121,3 +124,118 @@ def test_an_index_on_a_full_disk_is_not_called_a_missing_schema(
     proc = archiver(tmp_path, "captures", "list", code=1, data_dir=data)
     assert "cannot open the index database" in proc.stderr and "free space" in proc.stderr
     assert "no schema" not in proc.stderr
+
+
+def test_a_report_on_a_full_disk_exits_2_and_leaves_nothing(
+    tmp_path: Path, small_disk: Path
+) -> None:
+    archiver(tmp_path, "init", code=0)
+    fill(small_disk)
+    target = small_disk / "reports" / "coverage.html"
+    proc = archiver(tmp_path, "report", "coverage", "-o", str(target), code=2)
+    assert "no space left" in proc.stderr and "free space" in proc.stderr
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler"], "nothing partial"
+
+
+# --- -o paths of extract and export --------------------------------------------------------------
+
+
+@pytest.fixture
+def archived(tmp_path: Path, sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An archive holding one capture of a feed; returns the feed's URL (for ``extract``)."""
+    monkeypatch.setenv("SIMULATOR_URL", sim.base_url)
+    archiver(tmp_path, "init", code=0)
+    archiver(tmp_path, "capture", "demo-agency-rdf", code=0, allow_private_networks="true")
+    return f"{sim.base_url}/www.example-agency.gov/news.rdf"
+
+
+@pytest.fixture
+def read_only(tmp_path: Path) -> Iterator[Path]:
+    """A folder nobody can write, not even root (a read-only tmpfs)."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_extract_o_that_cannot_be_written_exits_2_with_the_remedy(
+    tmp_path: Path, archived: str, read_only: Path
+) -> None:
+    missing = tmp_path / "no" / "such" / "feed.xml"
+    proc = archiver(tmp_path, "extract", archived, "-o", str(missing), code=2)
+    assert "does not exist" in proc.stderr and "create it" in proc.stderr
+    assert not (tmp_path / "no").exists()
+    proc = archiver(tmp_path, "extract", archived, "-o", str(tmp_path), code=2)
+    assert "is a folder" in proc.stderr
+    afile = tmp_path / "afile"
+    afile.write_text("kept")
+    proc = archiver(tmp_path, "extract", archived, "-o", str(afile / "feed.xml"), code=2)
+    assert "not a folder" in proc.stderr and afile.read_text() == "kept"
+    proc = archiver(tmp_path, "extract", archived, "-o", str(read_only / "feed.xml"), code=2)
+    assert "cannot write" in proc.stderr and "choose" in proc.stderr
+
+
+def test_extract_o_on_a_full_disk_exits_2_and_keeps_the_old_file(
+    tmp_path: Path, archived: str, small_disk: Path
+) -> None:
+    old = small_disk / "old.xml"
+    old.write_bytes(b"the file before")
+    fill(small_disk)
+    target = small_disk / "feed.xml"
+    proc = archiver(tmp_path, "extract", archived, "-o", str(target), code=2)
+    assert "no space left" in proc.stderr and "free space" in proc.stderr
+    assert not target.exists(), "no partial file left"
+    archiver(tmp_path, "extract", archived, "-o", str(old), "--force", code=2)
+    assert old.read_bytes() == b"the file before", "a refused --force keeps the old file"
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler", "old.xml"]
+
+
+@pytest.mark.parametrize("name", ["package", "package.zip", "export.wacz"])
+def test_export_on_a_full_disk_exits_2_and_leaves_nothing(
+    tmp_path: Path, archived: str, small_disk: Path, name: str
+) -> None:
+    fill(small_disk, leave=16384)
+    target = small_disk / "exports" / name
+    fmt = "wacz" if name.endswith(".wacz") else "package"
+    proc = archiver(
+        tmp_path,
+        "export",
+        "--account",
+        "demo-agency-rdf",
+        "--format",
+        fmt,
+        "-o",
+        str(target),
+        code=2,
+    )
+    assert "no space left" in proc.stderr and "free space" in proc.stderr
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler"], "nothing partial"
+
+
+def test_export_o_that_cannot_be_written_exits_2_with_the_remedy(
+    tmp_path: Path, archived: str, read_only: Path
+) -> None:
+    def export(target: Path) -> str:
+        return archiver(
+            tmp_path, "export", "--account", "demo-agency-rdf", "-o", str(target), code=2
+        ).stderr
+
+    assert "cannot write" in export(read_only / "package")
+    assert "cannot write" in export(read_only / "package.zip")
+    afile = tmp_path / "afile"
+    afile.write_text("kept")
+    assert "exists" in export(afile)
+    assert "not a folder" in export(afile / "package")
+    assert afile.read_text() == "kept"
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "x").write_text("x")
+    assert "not an empty folder" in export(full)
+    assert [p.name for p in full.iterdir()] == ["x"]
