@@ -85,25 +85,15 @@ def kill_when_spooled(proc: subprocess.Popen[bytes], spool: Path, records: int, 
     from archiver.warc.reader import read_file_records
     from archiver.warc.spool import whole_records_length
 
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            opened = list(spool.glob("*.open"))
-            if (
-                opened
-                and whole_records_length(opened[0])
-                and len(read_file_records(opened[0])) >= records
-            ):
-                break
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            time.sleep(0.05)
-        else:
-            pytest.fail(f"the capture never wrote {what}")
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    def spooled() -> bool:
+        opened = list(spool.glob("*.open"))
+        return bool(
+            opened
+            and whole_records_length(opened[0])
+            and len(read_file_records(opened[0])) >= records
+        )
+
+    kill_when(proc, spooled, what)
 
 
 def kill_when_rotated(proc: subprocess.Popen[bytes], spool: Path, closed_files: int) -> None:
@@ -112,20 +102,26 @@ def kill_when_rotated(proc: subprocess.Popen[bytes], spool: Path, closed_files: 
     record; fails the test when that never happens in 60 s."""
     from archiver.warc.spool import whole_records_length
 
+    def rotated() -> bool:
+        opened = list(spool.glob("*.open"))
+        closed = list(spool.glob("*.warc.gz"))
+        return bool(len(closed) >= closed_files and opened and whole_records_length(opened[0]))
+
+    kill_when(proc, rotated, f"{closed_files} rotated files")
+
+
+def kill_when(proc: subprocess.Popen[bytes], ready: Callable[[], bool], what: str) -> None:
+    """SIGKILL ``proc`` as soon as ``ready()``; fails the test when ``proc`` ends first or
+    ``ready`` never comes within 60 s."""
     deadline = time.monotonic() + 60
     try:
         while time.monotonic() < deadline:
-            opened = list(spool.glob("*.open"))
-            if (
-                len(list(spool.glob("*.warc.gz"))) >= closed_files
-                and opened
-                and whole_records_length(opened[0])
-            ):
+            if ready():
                 break
-            assert proc.poll() is None, "the capture ended before it was killed"
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
             time.sleep(0.02)
         else:
-            pytest.fail(f"the capture never rotated into {closed_files} files")
+            pytest.fail(f"the capture never wrote {what}")
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
     finally:

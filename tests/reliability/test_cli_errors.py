@@ -4,17 +4,16 @@ full disk, an output path that cannot be written (nothing partial is left behind
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from archiver.simulator import Simulator
-from tests.conftest import PG_ADMIN, ROOT
+from tests.conftest import ROOT, archiver_env, scratch_database
 from tests.processes import free_port
 
 
@@ -22,14 +21,13 @@ def archiver(
     tmp_path: Path, *args: str, code: int, **settings: str
 ) -> subprocess.CompletedProcess[str]:
     """Run ``archiver ARGS`` as an operator would; asserts the exit code and no traceback."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
-    env.update(
-        ARCHIVER_DATA_DIR=str(tmp_path / "data"),
-        ARCHIVER_POLICIES=str(ROOT / "policies" / "demo"),
-        ARCHIVER_ACTOR="cli-test",
-        ARCHIVER_LOG_LEVEL="warning",
-    )
-    env.update({f"ARCHIVER_{k.upper()}": v for k, v in settings.items()})
+    defaults = {
+        "data_dir": str(tmp_path / "data"),
+        "policies": str(ROOT / "policies" / "demo"),
+        "actor": "cli-test",
+        "log_level": "warning",
+    }
+    env = archiver_env(**{**defaults, **settings})
     proc = subprocess.run(
         [sys.executable, "-m", "archiver.cli.main", *args],
         capture_output=True,
@@ -48,15 +46,8 @@ def archiver(
 @pytest.fixture
 def empty_pg_database() -> Iterator[str]:
     """A reachable PostgreSQL database without the schema (``archiver init`` never ran)."""
-    psycopg = pytest.importorskip("psycopg")
-    name = f"archiver_empty_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database() as url:
+        yield url
 
 
 @pytest.mark.parametrize("command", [["captures", "list"], ["init"], ["audit", "verify"]])
@@ -82,13 +73,12 @@ def test_a_reachable_database_without_the_schema_says_run_init(
 # --- a full disk ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A folder on its own 4 MiB tmpfs (mounted for the test: needs root), to fill up."""
-    folder = tmp_path / "disk"
+@contextmanager
+def tmpfs(folder: Path, options: str) -> Iterator[Path]:
+    """``folder`` on its own tmpfs mounted with ``options`` for the test (needs root)."""
     folder.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)], capture_output=True
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True
     )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
@@ -96,6 +86,20 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A folder on its own 4 MiB disk, to fill up."""
+    with tmpfs(tmp_path / "disk", "size=4m") as folder:
+        yield folder
+
+
+@pytest.fixture
+def read_only(tmp_path: Path) -> Iterator[Path]:
+    """A folder nobody can write, not even root."""
+    with tmpfs(tmp_path / "ro", "ro,size=64k") as folder:
+        yield folder
 
 
 def fill(disk: Path, leave: int = 0) -> None:
@@ -147,22 +151,6 @@ def archived(tmp_path: Path, sim: Simulator, monkeypatch: pytest.MonkeyPatch) ->
     archiver(tmp_path, "init", code=0)
     archiver(tmp_path, "capture", "demo-agency-rdf", code=0, allow_private_networks="true")
     return f"{sim.base_url}/www.example-agency.gov/news.rdf"
-
-
-@pytest.fixture
-def read_only(tmp_path: Path) -> Iterator[Path]:
-    """A folder nobody can write, not even root (a read-only tmpfs)."""
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def test_extract_o_that_cannot_be_written_exits_2_with_the_remedy(
