@@ -25,6 +25,7 @@ def archiver(
         "data_dir": str(tmp_path / "data"),
         "policies": str(ROOT / "policies" / "demo"),
         "actor": "cli-test",
+        "actor_override": "true",
         "log_level": "warning",
     }
     env = archiver_env(**{**defaults, **settings})
