@@ -7,6 +7,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -110,18 +111,26 @@ def pg_template() -> Iterator[str]:
         conn.close()
 
 
-@pytest.fixture
-def pg_url(pg_template: str) -> Iterator[str]:
+@contextmanager
+def scratch_database(template: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database (a clone of ``template``, else empty) for one test; its URL."""
     import psycopg
 
     name = f"archiver_t_{uuid.uuid4().hex[:10]}"
+    clone = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+        conn.execute(f'CREATE DATABASE "{name}"{clone}')
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url(pg_template: str) -> Iterator[str]:
+    with scratch_database(pg_template) as url:
+        yield url
 
 
 @pytest.fixture(params=["embedded", "services"])

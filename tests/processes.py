@@ -85,18 +85,41 @@ def kill_when_spooled(proc: subprocess.Popen[bytes], spool: Path, records: int, 
     from archiver.warc.reader import read_file_records
     from archiver.warc.spool import whole_records_length
 
+    def spooled() -> bool:
+        opened = list(spool.glob("*.open"))
+        return bool(
+            opened
+            and whole_records_length(opened[0])
+            and len(read_file_records(opened[0])) >= records
+        )
+
+    kill_when(proc, spooled, what)
+
+
+def kill_when_rotated(proc: subprocess.Popen[bytes], spool: Path, closed_files: int) -> None:
+    """SIGKILL ``proc`` (an ``archiver capture`` with a small ``warc_max_bytes``) once its
+    WARCs rotated into ``closed_files`` closed spool files and the open one holds a whole
+    record; fails the test when that never happens in 60 s."""
+    from archiver.warc.spool import whole_records_length
+
+    def rotated() -> bool:
+        opened = list(spool.glob("*.open"))
+        closed = list(spool.glob("*.warc.gz"))
+        return bool(len(closed) >= closed_files and opened and whole_records_length(opened[0]))
+
+    kill_when(proc, rotated, f"{closed_files} rotated files")
+
+
+def kill_when(proc: subprocess.Popen[bytes], ready: Callable[[], bool], what: str) -> None:
+    """SIGKILL ``proc`` as soon as ``ready()``; fails the test when ``proc`` ends first or
+    ``ready`` never comes within 60 s."""
     deadline = time.monotonic() + 60
     try:
         while time.monotonic() < deadline:
-            opened = list(spool.glob("*.open"))
-            if (
-                opened
-                and whole_records_length(opened[0])
-                and len(read_file_records(opened[0])) >= records
-            ):
+            if ready():
                 break
             assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            time.sleep(0.05)
+            time.sleep(0.02)
         else:
             pytest.fail(f"the capture never wrote {what}")
         os.kill(proc.pid, signal.SIGKILL)

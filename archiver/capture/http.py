@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import random
+import re
 import tempfile
 import time
 import typing
@@ -189,6 +190,9 @@ class Exchange:
     truncated: str | None = None
     error: str | None = None
     redirect_to: str | None = None
+    # why the redirect this answer asks for was not followed (an unparsable Location, a target
+    # that never answered): the answer is kept as the final one and the capture flags it
+    unfollowed: str | None = None
     notes: list[str] = field(default_factory=list)
 
     def content(self) -> bytes:
@@ -252,6 +256,7 @@ class HttpClient:
             transport=transport,
             timeout=httpx.Timeout(self.limits.read_timeout, connect=self.limits.connect_timeout),
             follow_redirects=False,
+            event_hooks={"response": [_set_aside_unfollowable_location]},
             headers={
                 "User-Agent": self.limits.user_agent,
                 "Accept-Encoding": "gzip, deflate",
@@ -302,6 +307,10 @@ class HttpClient:
                 exchange = self._fetch_once(current, headers, method, content)
             except ConnectionFailedError as exc:
                 if attempt >= self.limits.max_retries:
+                    if hops:  # the redirect that led here is an answer: keep it, flagged
+                        hops[-1].unfollowed = f"the redirect was not followed: {exc}"
+                        hops[-1].error = _joined(hops[-1].error, hops[-1].unfollowed)
+                        return hops
                     raise
                 attempt += 1
                 self._back_off(current, attempt, "connection", str(exc))
@@ -425,8 +434,19 @@ class HttpClient:
             self.log.warning(
                 "http.response_capped", url=safe_url, limit=self.limits.max_response_bytes
             )
-        location = response.headers.get("location")
-        redirect_to = urljoin(url, location) if response.is_redirect and location else None
+        redirect_to: str | None = None
+        unfollowed: str | None = None
+        set_aside = response.extensions.get(_SET_ASIDE)
+        if set_aside is not None:
+            location, why = set_aside
+            response.headers["Location"] = location  # as received, for whoever reads it
+            unfollowed = (
+                f"Location {self.redactor.text(location)!r} cannot be followed ({why}); "
+                "the redirect was not followed, its answer is kept"
+            )
+            error = _joined(error, unfollowed)
+        elif response.is_redirect:
+            redirect_to = redirect_target(url, response.headers["location"])
         tap.received.seek(0)
         body.seek(0)
         http_version = response.http_version or "HTTP/1.1"
@@ -447,6 +467,7 @@ class HttpClient:
             truncated=truncated,
             error=error,
             redirect_to=redirect_to,
+            unfollowed=unfollowed,
         )
 
 
@@ -502,6 +523,53 @@ class ContentDecoder:
                 self._zlib = zlib.decompressobj(self._wbits or zlib.MAX_WBITS)
                 if not data:
                     return
+
+
+_HOST_NAME = re.compile(r"[A-Za-z0-9._~-]+|[0-9A-Fa-f:.]+")
+
+
+def redirect_target(base: str, location: str) -> str:
+    """The absolute http(s) URL a ``Location`` header names, resolved against ``base``.
+
+    Raises ValueError saying why when it cannot be followed (unparsable, not http or https, no
+    valid host name, a port out of range): such a redirect is archived, never fetched.
+    """
+    try:
+        target = urljoin(base, location)
+        url = httpx.URL(target)
+        port = url.port
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise ValueError(str(exc)) from None
+    if url.scheme not in ("http", "https"):
+        raise ValueError(f"scheme {url.scheme!r} is not http or https")
+    host = url.raw_host.decode("ascii", "replace")
+    if not _HOST_NAME.fullmatch(host):
+        raise ValueError(f"{host!r} is not a host name")
+    if port is not None and not 0 < port < 65536:
+        raise ValueError(f"port {port} is out of range")
+    return target
+
+
+_SET_ASIDE = "archiver.unfollowable_location"
+
+
+def _set_aside_unfollowable_location(response: httpx.Response) -> None:
+    """Response hook: httpx parses a redirect's Location even when it follows nothing, and
+    fails the whole answer (before its body is read) on one it cannot parse. Such a Location is
+    set aside in the response's extensions, so the answer is read and archived as received and
+    the capture flags it, instead of asking again and keeping nothing."""
+    location = response.headers.get("location")
+    if location is None or not response.is_redirect:
+        return
+    try:
+        redirect_target(str(response.request.url), location)
+    except ValueError as exc:
+        response.extensions[_SET_ASIDE] = (location, str(exc))
+        del response.headers["location"]
+
+
+def _joined(first: str | None, second: str) -> str:
+    return f"{first}; {second}" if first else second
 
 
 def host_of(url: str) -> str:

@@ -172,6 +172,8 @@ class _Session:
             if ex.truncated:
                 self.log.warning("capture.truncated", url=ex.url, reason=ex.truncated)
         final = hops[-1]
+        if final.unfollowed:
+            self.problem(f"{final.url} answered HTTP {final.status}: {final.unfollowed}", url=url)
         if final.truncated == "length":
             self.problem(
                 f"response over the size cap, cut and flagged: {final.url}", url=redact_url(url)

@@ -147,6 +147,16 @@ def _ingest(rt: Runtime, path: Path, records: list[ReadRecord], note: str) -> No
         posts=_posts_from(rt, records, account, problems),
     )
     current = rt.index.get_capture(capture_id)
+    # The counts are what the index holds over every file of the capture, this one included:
+    # the files of a rotated capture are recovered one by one, each after the capture closed.
+    total_records, warc_files, total_bytes = rt.index.capture_totals(capture_id)
+    counts_now = {
+        "records": total_records,
+        "bytes": total_bytes,
+        "warc_files": warc_files,
+        "posts_new": current.posts["new"] + counts["new"],
+        "posts_edited": current.posts["edited"] + counts["edited"],
+    }
     if current.status == "running":
         finished = ledger.get("finished_at") if ledger else None
         rt.index.finish_capture(
@@ -157,11 +167,15 @@ def _ingest(rt: Runtime, path: Path, records: list[ReadRecord], note: str) -> No
             finished_at=datetime.fromisoformat(finished) if finished else rt.clock.now(),
             error=ledger.get("error") if ledger else note,
             ledger={**(ledger or {}), "indexed_later": note, "recovery_problems": problems},
-            records=current.records + len(records),
-            bytes=current.bytes + size,
-            warc_files=current.warc_files + 1,
-            posts_new=current.posts["new"] + counts["new"],
-            posts_edited=current.posts["edited"] + counts["edited"],
+            **counts_now,
+        )
+    else:
+        kept = current.ledger.get("recovery_problems", [])
+        rt.index.finish_capture(
+            capture_id,
+            status="partial" if problems and current.status == "ok" else current.status,
+            ledger={**current.ledger, "recovery_problems": [*kept, *problems]},
+            **counts_now,
         )
     record_event(
         rt,

@@ -34,9 +34,18 @@ SECRET_PARAMS = frozenset(
 )
 
 
+_SECRET_PAIR = re.compile(
+    r"([?&;](?:" + "|".join(sorted(map(re.escape, SECRET_PARAMS))) + r")=)[^&#;\s]*", re.I
+)
+
+
 def redact_url(url: str) -> str:
-    """``url`` with the values of secret query parameters replaced by ``[REDACTED]``."""
-    parts = urlsplit(url)
+    """``url`` with the values of secret query parameters replaced by ``[REDACTED]`` (also in
+    a URL too broken to parse, as a hostile ``Location`` may be)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return _SECRET_PAIR.sub(lambda m: m.group(1) + REDACTED, url)
     if not parts.query:
         return url
     pairs = parse_qsl(parts.query, keep_blank_values=True)

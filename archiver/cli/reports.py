@@ -7,7 +7,9 @@ from pathlib import Path
 import typer
 
 from archiver.cli.common import err, parse_time, runtime
+from archiver.errors import UsageError
 from archiver.governance.audit import record_event
+from archiver.output import make_folders, remove_folders, write_file
 from archiver.reports import FORMATS, KINDS, build_report, render
 
 
@@ -26,8 +28,12 @@ def report(
     rt = runtime()
     built = build_report(rt, kind, as_of=parse_time(as_of, name="--as-of"))
     body = render(built, fmt)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_bytes(body)
+    made = make_folders(output.parent, output)
+    try:
+        write_file(output, body)
+    except UsageError:
+        remove_folders(made)
+        raise
     record_event(
         rt,
         "report.generated",

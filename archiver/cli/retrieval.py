@@ -11,8 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from archiver.cli.common import emit_json, err, out, parse_time, runtime, short_time
-from archiver.errors import UsageError
 from archiver.index.api import PostSummary, jsonable
+from archiver.output import check_new_file, write_file
 from archiver.retrieval import extract as extract_record
 from archiver.retrieval import provenance, version_text, word_diff
 
@@ -190,14 +190,12 @@ def extract(
     """The archived bytes of a record: the payload (decoded, as `warcio extract --payload`),
     or with --raw the exact HTTP block. Exit 3 if the stored bytes fail their digest; exit 2
     when -o names a folder, or a file that exists (without --force)."""
-    if output is not None and output.is_dir():
-        raise UsageError(f"-o {output} is a folder; name the file to write, e.g. -o page.html")
-    if output is not None and output.exists() and not force:
-        raise UsageError(f"-o {output} exists; choose another name or add --force to replace it")
+    if output is not None:
+        check_new_file(output, force=force)
     result = extract_record(runtime(load=False), target, parse_time(at, name="--at"))
     data = result.content.block if raw else result.content.payload
     if output is not None:
-        output.write_bytes(data)
+        write_file(output, data)
         err.print(
             f"{len(data)} bytes from {result.original.record_id} "
             f"({result.original.target_uri}, {short_time(result.original.date)}) "

@@ -39,6 +39,7 @@ from archiver.governance.audit import read_head, record_event
 from archiver.index.api import PostSummary, RecordInfo, WarcFileInfo, jsonable
 from archiver.index.db import session_scope
 from archiver.index.models import HoldRow
+from archiver.output import make_folders, output_error, remove_folders
 from archiver.runtime import Runtime
 
 FORMATS = ("package", "wacz")
@@ -439,8 +440,12 @@ def export_package(
     export_id = f"export-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     resolved = _resolve(rt, selection)
     parent = output.parent if as_zip else output
-    parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{export_id}-", dir=parent))
+    made = make_folders(parent, output)  # removed again should the export fail
+    try:
+        scratch = Path(tempfile.mkdtemp(prefix=f".{export_id}-", dir=parent))
+    except OSError as exc:
+        remove_folders(made)
+        raise output_error(exc, output) from None
     try:
         root = scratch / export_id if as_zip else output
         data = root / "data"
@@ -523,9 +528,17 @@ def export_package(
             shutil.move(data / f"{export_id}.wacz", output)
         elif as_zip:
             _zip_folder(root, output, now)
-    except BaseException:
-        if not as_zip:
-            shutil.rmtree(output, ignore_errors=True)
+    except BaseException as exc:
+        # nothing partial is left: what this export wrote goes, a folder given empty stays
+        shutil.rmtree(scratch, ignore_errors=True)
+        if as_zip:
+            output.with_name(output.name + ".part").unlink(missing_ok=True)
+        elif output.is_dir():
+            for child in output.iterdir():
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+        remove_folders(made)
+        if isinstance(exc, OSError):
+            raise output_error(exc, output) from None
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

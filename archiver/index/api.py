@@ -18,8 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
-from archiver.errors import DatabaseError, NotFoundError, UsageError
-from archiver.index.db import is_initialized, make_engine, migrate, session_scope
+from archiver.errors import NotFoundError, UsageError
+from archiver.index.db import is_initialized, make_engine, migrate, session_scope, unreachable
 from archiver.index.models import (
     AuditEventRow,
     CaptureRow,
@@ -294,7 +294,7 @@ class Index:
             with self.engine.connect() as conn:
                 conn.exec_driver_sql("SELECT 1")
         except OperationalError as exc:
-            raise DatabaseError(f"index database unreachable: {exc.orig}") from None
+            raise unreachable(self.engine, exc) from None
 
     # --- captures ---------------------------------------------------------------------------
 
@@ -447,6 +447,21 @@ class Index:
             if until is not None:
                 q = q.where(RecordRow.date <= until)
             return [_record(r) for r in s.exec(q)]
+
+    def capture_totals(self, capture_id: str) -> tuple[int, int, int]:
+        """(records, WARC files, bytes) the index holds for a capture, over all its files."""
+        with session_scope(self.engine) as s:
+            files, size = s.exec(
+                select(func.count(), func.coalesce(func.sum(WarcFileRow.size), 0)).where(
+                    WarcFileRow.capture_id == capture_id
+                )
+            ).one()
+            records = s.exec(
+                select(func.count())
+                .select_from(RecordRow)
+                .where(RecordRow.capture_id == capture_id)
+            ).one()
+            return int(records), int(files), int(size)
 
     def records_of_capture(self, capture_id: str) -> list[RecordInfo]:
         with session_scope(self.engine) as s:

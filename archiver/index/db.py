@@ -50,19 +50,37 @@ def migrate(engine: Engine) -> str:
         with engine.connect() as conn:
             row = conn.exec_driver_sql("SELECT version_num FROM alembic_version").first()
     except OperationalError as exc:
-        raise DatabaseError(
-            f"cannot reach the index database {engine.url.render_as_string()}: {exc.orig}; "
-            "check ARCHIVER_DATABASE_URL and that the server runs"
-        ) from None
+        raise unreachable(engine, exc) from None
     return str(row[0]) if row else ""
 
 
+def unreachable(engine: Engine, exc: SQLAlchemyError) -> DatabaseError:
+    """The error for an index database that cannot be used at all (server down, wrong URL,
+    disk full, a file that cannot be opened), with the remedy; never "no schema"."""
+    orig = getattr(exc, "orig", None)
+    cause = (str(orig or exc).strip().splitlines() or [type(exc).__name__])[0]
+    if "full" in cause.lower():
+        remedy = "free space on the database's disk, then run it again"
+    elif engine.dialect.name == "sqlite":
+        remedy = (
+            "check ARCHIVER_DATABASE_URL / ARCHIVER_DATA_DIR, that the file's folder exists and "
+            "can be written, and that its disk has free space"
+        )
+    else:
+        remedy = "check ARCHIVER_DATABASE_URL and that the server runs and accepts connections"
+    verb = "open" if engine.dialect.name == "sqlite" else "reach"
+    return DatabaseError(
+        f"cannot {verb} the index database {engine.url.render_as_string()}: {cause}; {remedy}"
+    )
+
+
 def is_initialized(engine: Engine) -> bool:
-    """True when the schema exists (``archiver init`` has run)."""
+    """True when the schema exists (``archiver init`` has run), False when the database answers
+    without it. Raises DatabaseError (:func:`unreachable`) when the database cannot be asked."""
     try:
         return inspect(engine).has_table("captures")
-    except SQLAlchemyError:
-        return False
+    except SQLAlchemyError as exc:
+        raise unreachable(engine, exc) from None
 
 
 @contextmanager

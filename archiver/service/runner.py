@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any
 
@@ -33,6 +33,9 @@ from archiver.runtime import Runtime
 from archiver.service.lease import LeaderLease
 from archiver.service.probes import Metrics, ProbeServer
 from archiver.service.timing import missed_run, slot_for, trigger_for
+
+CLOCK_STEP_TOLERANCE = timedelta(seconds=1)
+"""A wall clock found this much earlier than at the daemon's previous look was stepped back."""
 
 
 def last_runs(rt: Runtime) -> dict[str, datetime]:
@@ -87,6 +90,7 @@ class Daemon:
         self._jobs: dict[str, str] = {}  # account id -> schedule fingerprint
         self.failing: dict[str, str] = {}  # account id -> why its last capture failed
         self.reload_failed: str | None = None  # why the last SIGHUP reload was refused
+        self._last_seen: datetime | None = None  # the wall clock at the loop's previous look
         self.ship_every = ship_every
         self.app: Any = None
         if rt.settings.broker_url:
@@ -266,6 +270,38 @@ class Daemon:
         if self.lease.held:
             self._sync_jobs(policies, catch_up=False)
 
+    def _watch_clock(self) -> None:
+        """Notice a wall clock stepped back (NTP, a restored VM snapshot, an operator's
+        ``date -s``) and recompute every next run time from the new time: APScheduler keeps the
+        run times it computed before the step and would wait out the whole step first."""
+        now = self.rt.clock.now()
+        last, self._last_seen = self._last_seen, now
+        if last is None or now >= last - CLOCK_STEP_TOLERANCE:
+            return
+        self.log.warning(
+            "scheduler.clock_stepped_back",
+            seconds=round((last - now).total_seconds(), 3),
+            was=last.isoformat(),
+            now=now.isoformat(),
+            action="next run times recomputed",
+        )
+        self._reschedule_all(now)
+
+    def _reschedule_all(self, now: datetime) -> None:
+        """Every job's next run time computed afresh from ``now``."""
+        policies = self.rt.policies
+        jitter = self.rt.settings.schedule_jitter or None
+        for job in self.scheduler.get_jobs():
+            account = policies.accounts.get(job.id) if policies else None
+            if account is not None and job.id in self._jobs:
+                trigger = trigger_for(account.schedule, start=now, jitter=jitter)
+                self.scheduler.reschedule_job(job.id, trigger=trigger)
+            elif job.id == "_spool":
+                self.scheduler.reschedule_job(job.id, trigger="interval", seconds=self.ship_every)
+            elif job.next_run_time is not None and job.next_run_time > now:
+                job.modify(next_run_time=now)  # a catch-up: it was due at once
+        self.scheduler.wakeup()
+
     # --- the loop ---------------------------------------------------------------------------
 
     def run(self) -> int:
@@ -278,6 +314,7 @@ class Daemon:
         self.scheduler.start(paused=True)
         try:
             while not self._stop_requested:
+                self._watch_clock()
                 if self._reload_requested:
                     self._reload()
                 if self.lease.held and not self.lease.verify():

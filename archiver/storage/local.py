@@ -133,9 +133,11 @@ class LocalStore:
         path = self._path(key)
         try:
             size = path.stat().st_size
+            meta = self._meta(key)
         except FileNotFoundError:
             raise ObjectNotFoundError(f"no object {key} in {self.url}") from None
-        meta = self._meta(key)
+        except (OSError, ValueError) as exc:  # the folder is away, or a sidecar is unreadable
+            raise StorageError(f"cannot read {key} from {self.root}: {exc}") from None
         until = meta.get("retain_until")
         return ObjectInfo(
             key=key,

@@ -19,7 +19,7 @@ from archiver.simulator import Simulator
 from tests.conftest import MakeRuntime, archiver_env
 from tests.corpus_replay import ReplayServer
 from tests.platforms import ACCOUNT, replay_mastodon
-from tests.processes import kill_when_spooled
+from tests.processes import kill_when_rotated, kill_when_spooled
 
 
 def _audit_actions(rt: object) -> list[str]:
@@ -113,3 +113,32 @@ def test_recovery_leaves_the_files_of_a_claimed_capture_alone(
     report = recover_spool(rt)
     assert report.still_spooled == [left.name], "tried once the claim is gone"
     assert left.exists()
+
+
+def test_a_recovered_multi_file_capture_counts_what_is_stored_and_indexed(
+    make_runtime: MakeRuntime,
+) -> None:
+    """A capture whose WARCs rotated into several files, killed mid-capture: once recovered,
+    its records, WARC files and bytes are those of the index and the store, all files."""
+    rt = make_runtime(warc_max_bytes=2000)
+    spool = rt.settings.spool_dir
+    env = archiver_env(rt, warc_max_bytes="2000", log_level="error")
+    env["SIMULATOR_URL"] = rt.variables["SIMULATOR_URL"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "archiver.cli.main", "capture", "demo-nasa-news"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    kill_when_rotated(proc, spool, closed_files=3)
+    report = recover_spool(rt)
+    assert len(report.repaired) == 1 and len(report.shipped) >= 4
+    [capture] = rt.index.list_captures("demo-nasa-news")
+    assert capture.status == "partial"
+    warcs = rt.index.list_warcs(capture_id=capture.capture_id)
+    assert len(warcs) == len(report.shipped) and all(w.status == "stored" for w in warcs)
+    stored = {o.key: o.size for o in rt.store.list() if o.key.endswith(".warc.gz")}
+    assert sorted(stored) == sorted(w.key for w in warcs)
+    assert capture.warc_files == len(warcs)
+    assert capture.bytes == sum(stored.values())
+    assert capture.records == len(rt.index.records_of_capture(capture.capture_id))
