@@ -74,9 +74,9 @@ def build_collection(
 
 
 def _reason(stdout: str, stderr: str, limit: int = 800) -> str:
-    """What a pywb command said went wrong: the end of its stderr (a traceback ends with the
-    error), else of its stdout (wb-manager prints some errors there)."""
-    text = stderr.strip() or stdout.strip() or "it printed nothing"
+    """What a pywb command said went wrong: the last lines of its stderr and stdout
+    (wb-manager prints its ``Error: ...`` on stdout, a traceback goes to stderr)."""
+    text = "\n".join(t.strip() for t in (stderr, stdout) if t.strip()) or "it printed nothing"
     lines = text.splitlines()
     tail = "\n".join(lines[-8:])
     return tail[-limit:]

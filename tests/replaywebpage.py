@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import ClassVar
 
 from tests.conftest import ROOT
 
@@ -50,7 +51,7 @@ def missing() -> str | None:
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    files: dict[str, tuple[Path, str]] = {}
+    files: ClassVar[dict[str, tuple[Path, str]]] = {}
 
     def log_message(self, format: str, *args: object) -> None:  # quiet
         pass
