@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from archiver import __version__
+from archiver.capture.postpage import URN_PREFIX
 from archiver.errors import NotFoundError, UsageError
 from archiver.export.listing import PdfHeading, write_csv, write_pdf
 from archiver.export.wacz import WaczWriter
@@ -168,6 +169,7 @@ def _resolve(rt: Runtime, sel: Selection) -> _Resolved:
     assert sel.query is not None
     post_ids = [p.post_id for p in rt.index.search(sel.query, limit=1_000_000)]
     records, urls, found_caps = rt.index.post_evidence(post_ids)
+    urls |= {URN_PREFIX + pid for pid in post_ids}  # post pages kept away from their URL
     records |= rt.index.record_ids_for_uris(sorted(urls))
     # A revisit stands for its original's payload: take the original along.
     for rid in list(records):

@@ -318,7 +318,7 @@ class WaczWriter:
     ) -> bool:
         """List ``url`` as a page (an entry point for replay); False when already listed (the
         URL, or with ``per_time`` the URL at that time)."""
-        key = f"{cdx_timestamp(ts)} {url}" if per_time else url
+        key = f"{ts.astimezone(UTC).isoformat()} {url}" if per_time else url
         if key in self._state.page_urls:
             return False
         self._state.page_urls.add(key)
