@@ -196,7 +196,7 @@ def _reply_html(reply: PageReply, depth: int) -> str:
 _STYLE = (
     "body{font-family:sans-serif;max-width:44em;margin:2em auto;padding:0 1em;color:#111}"
     ".text{white-space:pre-wrap;overflow-wrap:anywhere;font-size:1.1em}"
-    ".meta{color:#555;font-size:.9em}"
+    ".meta{color:#555;font-size:.9em}a{overflow-wrap:anywhere}"
     ".deleted{border:2px solid #b00;background:#fee;padding:.5em 1em}"
     ".notice{background:#eef;padding:.5em 1em;font-size:.9em}"
     "img,video{max-width:100%}ol.replies{list-style:none;border-left:3px solid #ccd;"
