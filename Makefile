@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench bench-capture clean install replay-env
+.PHONY: demo test lint typecheck bench bench-capture clean install replay-env replaywebpage
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,12 +22,24 @@ $(STAMP): pyproject.toml
 
 replay-env: .venv-pywb/bin/wayback
 
+# ReplayWeb.page for the browser test that opens an exported WACZ: the npm package ships its
+# built ui.js and sw.js, so the package alone is unpacked (its build dependencies are not needed).
+RWP_VERSION ?= 2.5.3
+RWP_DIR     := .cache/replaywebpage
+$(RWP_DIR)/package/sw.js:
+	mkdir -p $(RWP_DIR)
+	(cd $(RWP_DIR) && npm pack --silent replaywebpage@$(RWP_VERSION) \
+		&& tar xzf replaywebpage-$(RWP_VERSION).tgz) \
+		|| echo "ReplayWeb.page could not be fetched (npm): its browser test will be skipped"
+
+replaywebpage: $(RWP_DIR)/package/sw.js
+
 install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/archiver demo
 
-test: $(STAMP) .venv-pywb/bin/wayback
+test: $(STAMP) .venv-pywb/bin/wayback $(RWP_DIR)/package/sw.js
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -44,4 +56,4 @@ bench-capture: $(STAMP)
 	$(BIN)/python bench/capture_api.py
 
 clean:
-	rm -rf $(VENV) .venv-pywb demo-data data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-pywb .cache/replaywebpage demo-data data .pytest_cache .mypy_cache .ruff_cache

@@ -97,6 +97,13 @@ class Settings(BaseSettings):
             raise ValueError("must be a positive number of days")
         return value
 
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        # Tools the archiver starts (pywb) run in other folders: a relative data dir would
+        # point somewhere else for them.
+        return value.expanduser().absolute()
+
     @field_validator("warc_max_bytes", "http_max_response_bytes")
     @classmethod
     def _positive(cls, value: int) -> int:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from archiver.capture.postpage import PAGE_MIME, page_uris
 from archiver.errors import ArchiverError, IntegrityError, NotFoundError
 from archiver.index.api import CaptureSummary, RecordInfo, utc
 from archiver.runtime import Runtime
@@ -25,14 +26,62 @@ class Extracted:
     content: RecordContent
 
 
+def is_post_page(rt: Runtime, record: RecordInfo) -> bool:
+    """Whether ``record`` is a post page (:mod:`archiver.capture.postpage`) or a revisit of
+    one, as opposed to a response captured at the same URL."""
+    if record.mime != PAGE_MIME:
+        return False
+    if record.rec_type == "resource":
+        return True
+    if record.rec_type == "revisit" and record.refers_to:
+        try:
+            return rt.index.get_record(record.refers_to).rec_type == "resource"
+        except NotFoundError:
+            return False
+    return False
+
+
+def find_post_page(rt: Runtime, target: str, at: datetime | None = None) -> RecordInfo | None:
+    """The page of the post ``target`` (post_id, native id or URL) that was current at ``at``
+    (the newest at or before it): None when ``target`` names no post. Raises NotFoundError
+    when the post has no page then."""
+    try:
+        post = rt.index.find_post(target)
+    except NotFoundError:
+        return None
+    pages = [
+        r
+        for uri in page_uris(post.post_id, post.url)
+        for r in rt.index.records_for_uri(uri)
+        if is_post_page(rt, r)
+    ]
+    if not pages:
+        return None  # captured before post pages were written: the URL's records remain
+    current = [r for r in pages if at is None or r.date <= at]
+    if not current:
+        first = min(r.date for r in pages)
+        raise NotFoundError(
+            f"post {post.post_id} has no page at or before {at.isoformat() if at else ''}; "
+            f"its first was captured {first.isoformat()}: give a later --at"
+        )
+    return max(current, key=lambda r: r.date)
+
+
 def find_record(rt: Runtime, target: str, at: datetime | None = None) -> RecordInfo:
-    """A record by WARC-Record-ID (``urn:uuid:...``) or the newest capture of a URL at ``at``."""
-    if target.startswith(("<urn:", "urn:")):
+    """A record by WARC-Record-ID (``urn:uuid:...``); the page of a post (by post_id, native
+    id or URL) current at ``at``; else the newest capture of a URL at ``at``."""
+    if target.startswith(("<urn:uuid:", "urn:uuid:")):
         return rt.index.get_record(target)
+    page = find_post_page(rt, target, at)
+    if page is not None:
+        return page
     records = rt.index.records_for_uri(target, until=at)
     if not records:
         when = f" at or before {at.isoformat()}" if at else ""
-        raise NotFoundError(f"no capture of {target}{when}; try `archiver search`")
+        raise NotFoundError(
+            f"no capture of {target}{when} and no post by that id or URL; "
+            "try `archiver search` or `archiver posts list`"
+        )
     return records[0]
 
 

@@ -73,8 +73,13 @@ def test_a_scrolling_javascript_page_is_captured_whole_with_a_screenshot(
         assert f"{url}posts.json?page={page}" in responses
     requests = [t for t, _, _ in records if t == "request"]
     assert len(requests) >= len(responses)
-    [(_, shot, png)] = [(t, h, b) for t, h, b in records if t == "resource"]
-    assert shot.get_header("Content-Type") == "image/png" and png.startswith(PNG_MAGIC)
+    resources = [(h, b) for t, h, b in records if t == "resource"]
+    [(shot, png)] = [(h, b) for h, b in resources if h.get_header("Content-Type") == "image/png"]
+    assert png.startswith(PNG_MAGIC)
+    # the page read as a post has a post page, kept off its URL: the real page was captured
+    pages = [h for h, _ in resources if h.get_header("Content-Type").startswith("text/html")]
+    assert [h.get_header("WARC-Target-URI").split(":")[:2] for h in pages] == [["urn", "archiver"]]
+    assert len(resources) == 2
     main = [h for t, h, _ in records if t == "response" and h.get_header("WARC-Target-URI") == url]
     assert shot.get_header("WARC-Concurrent-To") == main[0].get_header("WARC-Record-ID")
     for f in files:

@@ -150,7 +150,7 @@ def test_query_export_as_wacz_zip_holds_the_matching_post_and_its_evidence(
         assert {
             "datapackage.json",
             "datapackage-digest.json",
-            "indexes/index.cdxj",
+            "indexes/index.cdx",
             "pages/pages.jsonl",
         } <= names
         package = json.loads(zf.read("datapackage.json"))
@@ -165,7 +165,7 @@ def test_query_export_as_wacz_zip_holds_the_matching_post_and_its_evidence(
             assert res["bytes"] == len(body)
         digest = json.loads(zf.read("datapackage-digest.json"))
         assert digest["hash"] == "sha256:" + hashlib.sha256(zf.read("datapackage.json")).hexdigest()
-        cdx = zf.read("indexes/index.cdxj").decode().splitlines()
+        cdx = zf.read("indexes/index.cdx").decode().splitlines()
         assert cdx == sorted(cdx) and cdx
         pages = zf.read("pages/pages.jsonl").decode().splitlines()
         assert json.loads(pages[0])["format"] == "json-pages-1.0"

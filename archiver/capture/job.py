@@ -21,11 +21,18 @@ from archiver import __version__
 from archiver.capture.connectors import Connector, ConnectorResult, connector_for
 from archiver.capture.connectors.base import ProbesDeletions
 from archiver.capture.http import Exchange, HttpClient, redact_url
+from archiver.capture.postpage import PageContext, WrittenPage, write_post_pages
 from archiver.capture.recorder import Recorder
 from archiver.capture.redact import Redactor
 from archiver.capture.ship import series_or_unscheduled, ship
 from archiver.clock import Clock
-from archiver.errors import CaptureError, DatabaseError, NetworkGuardError, UsageError
+from archiver.errors import (
+    CaptureError,
+    DatabaseError,
+    NetworkGuardError,
+    NotFoundError,
+    UsageError,
+)
 from archiver.governance.audit import record_event
 from archiver.governance.holds import apply_active_holds
 from archiver.governance.locks import extend_originals_of
@@ -320,6 +327,7 @@ def _capture(
     )
     fatal: str | None = None
     posts_counts = {"new": 0, "edited": 0, "deleted": 0}
+    pages: list[WrittenPage] = []
     complete = False
     with rt.http_client() as http:
         known_until = incremental_floor(rt, account) if index_up else None
@@ -350,6 +358,17 @@ def _capture(
                 posts_counts["deleted"] = detect_deletions(
                     index, connector, account, session, result, capture_id, rt.clock.now()
                 )
+            pages = post_pages(
+                rt,
+                account,
+                series.id,
+                session,
+                recorder,
+                spool,
+                capture_id,
+                result.posts,
+                captured_at=session.first_response_at or started,
+            )
         except UsageError as exc:
             fatal = str(exc)
         except _IndexDown:
@@ -388,6 +407,10 @@ def _capture(
         # The chain as it stood when this ledger was written (before the capture's own event):
         # the WARC anchors it, so a truncated or rewritten audit table disagrees with the WARC.
         "audit_head": audit_head,
+        "post_pages": [
+            {"post_id": p.post_id, "record_id": p.record_id, "target_uri": p.target_uri}
+            for p in pages
+        ],
     }
     body = json.dumps(jsonable(ledger), indent=1, sort_keys=True).encode()
     spool.write(
@@ -533,6 +556,68 @@ def browser_capture(
         except ValueError as exc:
             session.problem(f"page could not be read for posts: {exc}", url=page.url)
     return found
+
+
+def post_pages(
+    rt: Runtime,
+    account: Account,
+    series: str,
+    session: _Session,
+    recorder: Recorder,
+    spool: SpoolWriter,
+    capture_id: str,
+    posts: list[NormalizedPost],
+    *,
+    captured_at: datetime,
+) -> list[WrittenPage]:
+    """Write the post pages of this capture (:mod:`archiver.capture.postpage`): one per post
+    seen, and one with a deletion notice per post it found deleted. A rendering failure is a
+    problem in the ledger, never a lost capture."""
+    archived: dict[str, str | None] = {}
+    where: dict[str, str] = {}
+    for ex in session.exchanges:
+        rid = ex.get("record_id")
+        if rid:
+            where[rid] = ex["url"]
+        if ex.get("status") == 200 and rid and ex.get("record_type") in ("response", "revisit"):
+            extra = recorder.extras.get(rid)
+            archived.setdefault(ex["url"], extra.mime if extra else None)
+
+    def record_uri(record_id: str) -> str | None:
+        if record_id in where:
+            return where[record_id]
+        try:
+            return rt.index.get_record(record_id).target_uri
+        except NotFoundError:
+            return None
+
+    ctx = PageContext(
+        rt.index,
+        spool,
+        account=account.id,
+        agency=account.agency,
+        series=series,
+        platform=account.platform,
+        archived=archived,
+        extras=recorder.extras,
+        record_uri=record_uri,
+    )
+    try:
+        written = write_post_pages(
+            ctx, posts, captured_at=captured_at, deleted=rt.index.deleted_in_capture(capture_id)
+        )
+    except INDEX_DOWN:
+        raise
+    except Exception as exc:  # a page is a convenience; the records are what counts
+        session.log.exception("post_pages.failed")
+        session.problem(f"post pages could not be written: {type(exc).__name__}: {exc}")
+        return []
+    session.log.info(
+        "post_pages.written",
+        pages=len(written),
+        revisits=sum(1 for w in written if w.revisit),
+    )
+    return written
 
 
 def detect_deletions(

@@ -176,7 +176,7 @@ def history(
 
 
 def extract(
-    target: str = typer.Argument(..., metavar="URL|RECORD_ID"),
+    target: str = typer.Argument(..., metavar="URL|POST_ID|RECORD_ID"),
     at: str | None = typer.Option(None, "--at", help="The version live at this time (ISO)."),
     output: Path | None = typer.Option(None, "-o", "--output", help="Write here, not stdout."),
     raw: bool = typer.Option(
@@ -188,7 +188,9 @@ def extract(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing -o file."),
 ) -> None:
     """The archived bytes of a record: the payload (decoded, as `warcio extract --payload`),
-    or with --raw the exact HTTP block. Exit 3 if the stored bytes fail their digest; exit 2
+    or with --raw the exact HTTP block. A post (its URL, post_id or native id) gives its post
+    page: the HTML page of the version current at --at, with replies, media, edit history and
+    any deletion notice. Exit 3 if the stored bytes fail their digest; exit 2
     when -o names a folder, or a file that exists (without --force)."""
     if output is not None:
         check_new_file(output, force=force)

@@ -5,6 +5,8 @@ A package is a BagIt bag (directory, or the same zipped when the output ends in 
     bagit.txt  bag-info.txt  manifest-sha256.txt  tagmanifest-sha256.txt
     data/warc/*.warc.gz       the selected records, exact bytes       (--format package)
     data/<export_id>.wacz     the same records as a WACZ               (--format wacz)
+    FILE.wacz                 -o FILE.wacz: the WACZ alone, listings and custody inside it
+                              as export/posts.csv, export/posts.pdf, export/custody.json|.txt
     data/posts.csv            one row per post
     data/posts.pdf            the posts' text and URLs
     data/custody.json|.txt    chain of custody: who, when, what, the audit chain head
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from archiver import __version__
+from archiver.capture.postpage import URN_PREFIX
 from archiver.errors import NotFoundError, UsageError
 from archiver.export.listing import PdfHeading, write_csv, write_pdf
 from archiver.export.wacz import WaczWriter
@@ -167,6 +170,7 @@ def _resolve(rt: Runtime, sel: Selection) -> _Resolved:
     assert sel.query is not None
     post_ids = [p.post_id for p in rt.index.search(sel.query, limit=1_000_000)]
     records, urls, found_caps = rt.index.post_evidence(post_ids)
+    urls |= {URN_PREFIX + pid for pid in post_ids}  # post pages kept away from their URL
     records |= rt.index.record_ids_for_uris(sorted(urls))
     # A revisit stands for its original's payload: take the original along.
     for rid in list(records):
@@ -423,8 +427,10 @@ def export_package(
     progress: ExportProgress | None = None,
 ) -> ExportResult:
     """Write a public-records package for ``selection`` at ``output`` (a new or empty folder,
-    or a ``.zip`` file) and record it in the audit chain. Raises UsageError for a bad format or
-    an output that already holds something, NotFoundError when nothing matches."""
+    a ``.zip`` file, or with ``--format wacz`` a ``.wacz`` file) and record it in the audit
+    chain. A ``.wacz`` output is one WACZ holding the records, with posts.csv, posts.pdf and the
+    custody statement as ``export/`` resources of its datapackage. Raises UsageError for a bad
+    format or an output that already holds something, NotFoundError when nothing matches."""
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
     as_wacz = output.suffix.lower() == ".wacz"
@@ -454,22 +460,9 @@ def export_package(
         data.mkdir(parents=True, exist_ok=True)
         copied = _copy_records(rt, resolved, warc_dir, progress)
         wacz_sha: str | None = None
-        if fmt == "wacz":
-            progress.phase("wacz", len(copied.files))
-            with WaczWriter(
-                data / f"{export_id}.wacz",
-                title=f"Public records export {export_id}",
-                description=f"Records of {selection.describe()}",
-                created=now,
-                software=f"archiver/{__version__}",
-                extra={"archiver": {"export_id": export_id, "selection": selection.as_dict()}},
-            ) as wacz:
-                for f in copied.files:
-                    wacz.add_warc(warc_dir / f.name, detect_pages=True, page_mimes=FEED_PAGE_MIMES)
-                    progress.advance()
-            assert wacz.result is not None
-            wacz_sha = wacz.result.sha256
-            shutil.rmtree(warc_dir)
+        wacz_path = scratch / output.name if as_wacz else data / f"{export_id}.wacz"
+        if fmt == "wacz" and not as_wacz:  # the bag lists the WACZ: it is written first
+            wacz_sha = _write_wacz(wacz_path, copied, warc_dir, export_id, selection, now, [])
         posts = _write_listings(rt, resolved, data, export_id, selection, now, progress)
         head = rt.index.audit_chain_head()
         stored_head = read_head(rt)
@@ -500,6 +493,8 @@ def export_package(
             },
             "captures": resolved.capture_ids,
             "warc_files": [jsonable(f) for f in copied.files],
+            # inside a .wacz the statement cannot hold the WACZ's own digest: the audit
+            # event does (export.created, wacz_sha256)
             "wacz_sha256": wacz_sha,
             "audit_chain_head": (
                 {"seq": head.seq, "hash": head.hash, "at": _iso(head.at)} if head else None
@@ -512,22 +507,30 @@ def export_package(
             json.dumps(custody, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
         (data / "custody.txt").write_text(_custody_text(custody), encoding="utf-8")
-        manifest_sha, files = write_bag(
-            root,
-            {
-                "Source-Organization": "archiver public-records export",
-                "External-Identifier": export_id,
-                "External-Description": f"Records of {selection.describe()}",
-                "Bagging-Date": now.date().isoformat(),
-                "Bag-Software-Agent": f"archiver/{__version__}",
-                "Contact-Name": rt.settings.actor,
-            },
-            progress,
-        )
-        if as_wacz:  # the WACZ alone; the listings and custody stay in the audit event
-            shutil.move(data / f"{export_id}.wacz", output)
-        elif as_zip:
-            _zip_folder(root, output, now)
+        if as_wacz:
+            extras = [data / n for n in ("posts.csv", "posts.pdf", "custody.json", "custody.txt")]
+            wacz_sha = _write_wacz(
+                wacz_path, copied, warc_dir, export_id, selection, now, extras, progress
+            )
+            with zipfile.ZipFile(wacz_path) as zf:  # the WACZ's manifest is its datapackage
+                manifest_sha = hashlib.sha256(zf.read("datapackage.json")).hexdigest()
+                files = len(zf.namelist())
+            shutil.move(wacz_path, output)
+        else:
+            manifest_sha, files = write_bag(
+                root,
+                {
+                    "Source-Organization": "archiver public-records export",
+                    "External-Identifier": export_id,
+                    "External-Description": f"Records of {selection.describe()}",
+                    "Bagging-Date": now.date().isoformat(),
+                    "Bag-Software-Agent": f"archiver/{__version__}",
+                    "Contact-Name": rt.settings.actor,
+                },
+                progress,
+            )
+            if as_zip:
+                _zip_folder(root, output, now)
     except BaseException as exc:
         # nothing partial is left: what this export wrote goes, a folder given empty stays
         shutil.rmtree(scratch, ignore_errors=True)
@@ -551,6 +554,7 @@ def export_package(
             "selection": selection.as_dict(),
             "output": output.name,
             "manifest_sha256": manifest_sha,
+            "wacz_sha256": wacz_sha,
             "records": copied.records,
             "posts": posts,
             "warc_files": {f.name: f.sha256 for f in copied.files},
@@ -574,6 +578,38 @@ def export_package(
         audit_event_hash=event_hash,
         wacz_sha256=wacz_sha,
     )
+
+
+def _write_wacz(
+    target: Path,
+    copied: _SubsetWriter,
+    warc_dir: Path,
+    export_id: str,
+    selection: Selection,
+    now: datetime,
+    extras: list[Path],
+    progress: ExportProgress | None = None,
+) -> str:
+    """The export's records as a WACZ at ``target``, each of ``extras`` an ``export/``
+    resource inside it; returns the WACZ's SHA-256. The subset WARC files are then removed."""
+    progress = progress or _Silent()
+    progress.phase("wacz", len(copied.files))
+    with WaczWriter(
+        target,
+        title=f"Public records export {export_id}",
+        description=f"Records of {selection.describe()}",
+        created=now,
+        software=f"archiver/{__version__}",
+        extra={"archiver": {"export_id": export_id, "selection": selection.as_dict()}},
+    ) as wacz:
+        for f in copied.files:
+            wacz.add_warc(warc_dir / f.name, detect_pages=True, page_mimes=FEED_PAGE_MIMES)
+            progress.advance()
+        for path in extras:
+            wacz.add_file(path)
+    assert wacz.result is not None
+    shutil.rmtree(warc_dir)
+    return wacz.result.sha256
 
 
 def _write_listings(

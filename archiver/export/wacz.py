@@ -15,7 +15,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import heapq
+import html
 import json
+import re
 import secrets
 import shutil
 import tempfile
@@ -38,6 +40,9 @@ INDEXED_TYPES = ("response", "revisit", "resource")
 PAGE_MIMES = frozenset({"text/html", "application/xhtml+xml"})
 _CHUNK = 1024 * 1024
 _SORT_RUN = 50_000  # CDXJ lines sorted in memory at a time
+_TITLE_SCAN = 64 * 1024  # how much of an HTML resource is read for its <title>
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+EXTRA_FOLDER = "export"  # files that travel with the records (listings, custody statement)
 
 
 def surt(url: str) -> str:
@@ -88,6 +93,9 @@ def iter_cdxj(stream: IO[bytes], filename: str) -> Iterator[tuple[str, dict[str,
             mime = (record.http_headers.get_header("Content-Type") or "").split(";")[0].strip()
         elif rec_type == "resource":
             mime = (h.get_header("Content-Type") or "").split(";")[0].strip()
+        title = None
+        if rec_type == "resource" and mime in PAGE_MIMES:
+            title = html_title(record.content_stream().read(_TITLE_SCAN))
         it.read_to_end(record)
         if rec_type not in INDEXED_TYPES or not url:
             continue
@@ -103,7 +111,27 @@ def iter_cdxj(stream: IO[bytes], filename: str) -> Iterator[tuple[str, dict[str,
         entry["offset"] = str(it.get_record_offset())
         entry["filename"] = filename
         line = f"{surt(url)} {cdx_timestamp(when)} {json.dumps(entry, separators=(',', ':'))}"
-        yield line, {"url": url, "mime": mime, "status": status, "date": when, "type": rec_type}
+        yield (
+            line,
+            {
+                "url": url,
+                "mime": mime,
+                "status": status,
+                "date": when,
+                "type": rec_type,
+                "title": title,
+            },
+        )
+
+
+def html_title(head: bytes) -> str | None:
+    """The text of the first ``<title>`` element in the start of an HTML document, unescaped
+    and with whitespace collapsed (None when there is none)."""
+    match = _TITLE.search(head)
+    if match is None:
+        return None
+    text = html.unescape(match.group(1).decode("utf-8", "replace"))
+    return " ".join(text.split()) or None
 
 
 @dataclass(frozen=True)
@@ -153,7 +181,7 @@ class _State:
 
 
 class WaczWriter:
-    """Write a WACZ 1.1.1 file at ``target``: ``archive/*.warc.gz``, ``indexes/index.cdxj``,
+    """Write a WACZ 1.1.1 file at ``target``: ``archive/*.warc.gz``, ``indexes/index.cdx``,
     ``pages/pages.jsonl``, ``datapackage.json`` (SHA-256 and size of every resource) and
     ``datapackage-digest.json``. Everything is stored uncompressed (``ZIP_STORED``) so replay
     tools can read WARC ranges straight from the zip. Use as a context manager; on error the
@@ -180,6 +208,7 @@ class WaczWriter:
         self._work = Path(tempfile.mkdtemp(prefix="wacz-", dir=target.parent))
         self._cdx_lines = (self._work / "index.unsorted").open("w", encoding="utf-8")
         self._pages = (self._work / "pages.unsorted").open("w", encoding="utf-8")
+        # allowZip64: a WARC over 4 GiB still fits; smaller entries keep plain headers
         self._zip = zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED, allowZip64=True)
         self._names: set[str] = set()
         self._state = _State()
@@ -207,13 +236,18 @@ class WaczWriter:
         info.external_attr = 0o644 << 16
         return info
 
-    def _write_entry(self, arcname: str, chunks: Iterable[bytes]) -> WaczResource:
+    def _write_entry(self, arcname: str, source: Path) -> WaczResource:
+        """Copy ``source`` into the zip as ``arcname``. Its size is given up front, so the local
+        header is a plain one (ZIP64 only past 4 GiB): ReplayWeb.page reads entries by their
+        local headers and refuses ZIP64 ones on small files."""
         if arcname in self._names:
             raise UsageError(f"{arcname} is already in the WACZ; WARC file names must be unique")
         self._names.add(arcname)
-        with self._zip.open(self._info(arcname), "w", force_zip64=True) as fh:
+        info = self._info(arcname)
+        info.file_size = source.stat().st_size
+        with source.open("rb") as src, self._zip.open(info, "w") as fh:
             out = _HashingWriter(fh)
-            for chunk in chunks:
+            for chunk in iter(lambda: src.read(_CHUNK), b""):
                 out.write(chunk)
         resource = WaczResource(
             name=Path(arcname).name,
@@ -223,6 +257,22 @@ class WaczWriter:
         )
         self._state.resources.append(resource)
         return resource
+
+    def _write_generated(self, arcname: str, chunks: Iterable[bytes]) -> WaczResource:
+        """Write ``chunks`` to a scratch file, then into the zip (so its size is known)."""
+        scratch = self._work / ("gen-" + arcname.replace("/", "_"))
+        with scratch.open("wb") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+        try:
+            return self._write_entry(arcname, scratch)
+        finally:
+            scratch.unlink(missing_ok=True)
+
+    def add_file(self, path: Path, name: str | None = None) -> WaczResource:
+        """Add a file that travels with the records (a listing, a custody statement) as
+        ``export/NAME``, listed with its digest in the datapackage like every resource."""
+        return self._write_entry(f"{EXTRA_FOLDER}/{name or path.name}", path)
 
     def add_warc(
         self,
@@ -234,21 +284,27 @@ class WaczWriter:
     ) -> WaczResource:
         """Index ``path`` (a per-record-gzip WARC) and copy it to ``archive/NAME``. With
         ``detect_pages`` every 200 response whose MIME type is in ``page_mimes`` becomes a page
-        (once per URL)."""
+        (once per URL), and so does every HTML ``resource`` record (a post page: once per URL
+        and time, titled by its ``<title>``)."""
         name = name or path.name
         with path.open("rb") as fh:
             for line, fields in iter_cdxj(fh, name):
                 self._cdx_lines.write(line + "\n")
                 self._state.indexed += 1
+                if not detect_pages:
+                    continue
                 if (
-                    detect_pages
-                    and fields["type"] == "response"
+                    fields["type"] == "response"
                     and fields["status"] == "200"
                     and fields["mime"] in page_mimes
                 ):
                     self.add_page(fields["url"], ts=fields["date"])
-        with path.open("rb") as fh:
-            return self._write_entry(f"archive/{name}", iter(lambda: fh.read(_CHUNK), b""))
+                elif fields["type"] == "resource" and fields["mime"] in PAGE_MIMES:
+                    # a post page: every version is an entry point (same URL, its own time)
+                    self.add_page(
+                        fields["url"], ts=fields["date"], title=fields["title"], per_time=True
+                    )
+        return self._write_entry(f"archive/{name}", path)
 
     def add_page(
         self,
@@ -258,11 +314,14 @@ class WaczWriter:
         title: str | None = None,
         text: str | None = None,
         page_id: str | None = None,
+        per_time: bool = False,
     ) -> bool:
-        """List ``url`` as a page (an entry point for replay); False when already listed."""
-        if url in self._state.page_urls:
+        """List ``url`` as a page (an entry point for replay); False when already listed (the
+        URL, or with ``per_time`` the URL at that time)."""
+        key = f"{ts.astimezone(UTC).isoformat()} {url}" if per_time else url
+        if key in self._state.page_urls:
             return False
-        self._state.page_urls.add(url)
+        self._state.page_urls.add(key)
         page: dict[str, Any] = {
             "id": page_id or secrets.token_hex(8),
             "url": url,
@@ -310,8 +369,8 @@ class WaczWriter:
         if self.result is not None:
             return self.result
         try:
-            self._write_entry("indexes/index.cdxj", self._sorted_cdxj())
-            self._write_entry("pages/pages.jsonl", self._pages_body())
+            self._write_generated("indexes/index.cdx", self._sorted_cdxj())
+            self._write_generated("pages/pages.jsonl", self._pages_body())
             package: dict[str, Any] = {
                 "profile": "data-package",
                 "wacz_version": WACZ_VERSION,
@@ -377,7 +436,7 @@ def verify_wacz(path: Path) -> list[str]:
         for required in (
             "datapackage.json",
             "datapackage-digest.json",
-            "indexes/index.cdxj",
+            "indexes/index.cdx",
             "pages/pages.jsonl",
         ):
             if required not in names:

@@ -472,15 +472,18 @@ class Index:
             )
             return [_record(r) for r in s.exec(q)]
 
-    def last_original(self, series: str, uri: str) -> RecordInfo | None:
-        """The newest response record of ``uri`` in ``series`` (dedup never crosses series)."""
+    def last_original(
+        self, series: str, uri: str, *, rec_type: str = "response"
+    ) -> RecordInfo | None:
+        """The newest ``rec_type`` record (a response; a ``resource`` for post pages) of ``uri``
+        in ``series`` (dedup never crosses series)."""
         with session_scope(self.engine) as s:
             row = s.exec(
                 select(RecordRow)
                 .where(
                     RecordRow.series == series,
                     RecordRow.target_uri == uri,
-                    RecordRow.rec_type == "response",
+                    RecordRow.rec_type == rec_type,
                 )
                 .order_by(col(RecordRow.date).desc())
                 .limit(1)
@@ -608,6 +611,18 @@ class Index:
                     capture_id=capture_id,
                     evidence_record_id=evidence_record_id,
                     detail=detail,
+                )
+            )
+
+    def deleted_in_capture(self, capture_id: str) -> list[str]:
+        """Ids of the posts a capture detected as deleted, in the order it did."""
+        with session_scope(self.engine) as s:
+            return list(
+                s.exec(
+                    select(PostEventRow.post_id)
+                    .where(PostEventRow.capture_id == capture_id)
+                    .where(PostEventRow.kind == "deleted_detected")
+                    .order_by(col(PostEventRow.id))
                 )
             )
 

@@ -3,7 +3,8 @@ indexed twice, the index matches the store, and no capture is left running.
 
 Each round starts ``archiver capture`` on a demo account (feed, images, linked pages) and kills
 it after a seeded random share of one whole capture's length: during start-up recovery,
-fetching, WARC writing, upload or indexing. The next round's start-up recovery repairs what the last one left.
+fetching, WARC writing, upload or indexing. The next round's start-up recovery repairs what
+the last one left.
 """
 
 from __future__ import annotations

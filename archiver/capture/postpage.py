@@ -1,0 +1,510 @@
+"""Post pages: every post version as people saw it, rendered to HTML and kept in the WARC.
+
+A capture records what the platform answered (API JSON, feed XML); nobody can read that as a
+post. After the posts of a capture are indexed, :func:`write_post_pages` renders one HTML page
+per post seen (text, author, time, media shown inline from their archived URLs, the replies
+threaded below it, the edit history, a deletion notice with its evidence) and writes it into the
+capture's WARC file:
+
+* as a ``resource`` record: a document the archive made itself, with no protocol exchange behind
+  it. Replay tools serve ``resource`` records (pywb, ReplayWeb.page) and not ``conversion`` ones,
+  and WARC 1.1 forbids ``WARC-Refers-To`` on a resource, so the record the page was made from
+  (and, for a deletion, its evidence) is named by ``WARC-Concurrent-To``: both come from the
+  same capture event.
+* at the post's URL, so replay shows the page there; when that URL's own HTML page was captured
+  too (an article page), at ``urn:archiver:post:POST_ID`` so the real page is not shadowed.
+* with deterministic bytes: the same version with the same replies and media gives the same
+  page, which is then written as a ``revisit`` of the earlier page (identical payload digest).
+
+Every string from the platform is hostile: it is HTML-escaped, and only http(s) URLs become
+links or media sources.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from archiver.index.api import Index, NormalizedPost, RecordExtra, RecordInfo, post_key, utc
+from archiver.warc.spool import SpoolWriter
+from archiver.warc.writer import REVISIT_PROFILE, Block, sha256_label, warc_date
+
+PAGE_MIME = "text/html"
+PAGE_CONTENT_TYPE = "text/html; charset=utf-8"
+URN_PREFIX = "urn:archiver:post:"
+HTML_MIMES = frozenset({"text/html", "application/xhtml+xml"})
+GENERATOR = "archiver post page"
+
+
+@dataclass(frozen=True)
+class PageMedia:
+    """A media URL of a post and the MIME type it was archived with (None: not archived)."""
+
+    url: str
+    mime: str | None
+
+
+@dataclass(frozen=True)
+class PageVersion:
+    """One version of the post's content and when it was first captured."""
+
+    version: int
+    captured_at: datetime
+    title: str | None
+    text: str
+    edited_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PageReply:
+    """A reply or comment as shown under the post, with the replies it received."""
+
+    native_id: str
+    author: str | None
+    published_at: datetime | None
+    text: str
+    url: str | None
+    page_uri: str | None
+    replies: tuple[PageReply, ...] = ()
+
+
+@dataclass(frozen=True)
+class PageDeletion:
+    """Why the archive holds the post as deleted."""
+
+    at: datetime
+    detail: str
+    evidence_record_id: str | None
+    evidence_uri: str | None
+
+
+@dataclass(frozen=True)
+class PostView:
+    """Everything a post page shows; the page is a function of this alone."""
+
+    post_id: str
+    account: str
+    agency: str
+    platform: str
+    native_id: str
+    url: str | None
+    kind: str
+    author: str | None
+    published_at: datetime | None
+    current: PageVersion
+    earlier: tuple[PageVersion, ...] = ()
+    media: tuple[PageMedia, ...] = ()
+    replies: tuple[PageReply, ...] = ()
+    in_reply_to: str | None = None
+    in_reply_to_uri: str | None = None
+    deletion: PageDeletion | None = None
+    source_record_id: str | None = None  # the record the shown version was first read from
+
+
+def page_uri(post_id: str, url: str | None, *, url_has_html: bool = False) -> str:
+    """Where a post's page lives in the WARC: its URL when that is http(s) and no HTML page of
+    its own was captured there, else ``urn:archiver:post:POST_ID``."""
+    if url and _is_web(url) and not url_has_html:
+        return url
+    return URN_PREFIX + post_id
+
+
+def page_uris(post_id: str, url: str | None) -> list[str]:
+    """Every URI a post's pages may have been written at: its URL (when http(s)), then its
+    ``urn:archiver:post:`` name."""
+    web = [url] if url and _is_web(url) else []
+    return [*web, URN_PREFIX + post_id]
+
+
+def _is_web(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+# --- rendering ----------------------------------------------------------------------------------
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _when(value: datetime | None) -> str:
+    if value is None:
+        return "unknown time"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _time(value: datetime | None) -> str:
+    if value is None:
+        return "unknown time"
+    return f'<time datetime="{_iso(value)}">{_e(_when(value))}</time>'
+
+
+def _link(url: str | None, label: str) -> str:
+    if url and _is_web(url):
+        return f'<a href="{_e(url)}" rel="noopener noreferrer">{_e(label)}</a>'
+    return _e(label)
+
+
+def _media_html(media: PageMedia) -> str:
+    if not _is_web(media.url):
+        return f"<li>{_e(media.url)} (not a web address; not shown)</li>"
+    src = _e(media.url)
+    mime = media.mime or ""
+    if mime.startswith("image/"):
+        body = f'<img src="{src}" alt="attached image" loading="lazy">'
+    elif mime.startswith("video/"):
+        body = f'<video src="{src}" controls preload="metadata"></video>'
+    elif mime.startswith("audio/"):
+        body = f'<audio src="{src}" controls preload="metadata"></audio>'
+    else:
+        body = ""
+    note = "archived" if media.mime else "not archived in this capture"
+    label = f"{media.url} ({mime or 'unknown type'}, {note})"
+    return f"<li>{body}<br>{_link(media.url, label)}</li>"
+
+
+def _reply_html(reply: PageReply, depth: int) -> str:
+    head = (
+        f'<p class="meta"><b>{_e(reply.author or "unknown author")}</b> · '
+        f"{_time(reply.published_at)} · {_link(reply.page_uri or reply.url, 'reply page')}</p>"
+    )
+    children = ""
+    if reply.replies and depth < 32:  # a hostile thread must not nest without end
+        children = (
+            '<ol class="replies">'
+            + "".join(_reply_html(r, depth + 1) for r in reply.replies)
+            + "</ol>"
+        )
+    return (
+        f'<li class="reply" id="reply-{_e(reply.native_id)}">{head}'
+        f'<div class="text">{_e(reply.text)}</div>{children}</li>'
+    )
+
+
+_STYLE = (
+    "body{font-family:sans-serif;max-width:44em;margin:2em auto;padding:0 1em;color:#111}"
+    ".text{white-space:pre-wrap;overflow-wrap:anywhere;font-size:1.1em}"
+    ".meta{color:#555;font-size:.9em}a{overflow-wrap:anywhere}"
+    ".deleted{border:2px solid #b00;background:#fee;padding:.5em 1em}"
+    ".notice{background:#eef;padding:.5em 1em;font-size:.9em}"
+    "img,video{max-width:100%}ol.replies{list-style:none;border-left:3px solid #ccd;"
+    "padding-left:1em}li.reply{margin:.8em 0}footer{color:#555;font-size:.8em;margin-top:3em}"
+)
+
+
+def render_post_page(view: PostView) -> bytes:
+    """The post page of ``view`` as UTF-8 HTML. Deterministic: equal views give equal bytes.
+    Every platform string is escaped; only http(s) URLs become links or media sources."""
+    v = view.current
+    who = view.author or view.account
+    summary = " ".join((v.title or v.text).split())[:80]
+    title = f"{who}: {summary}" if summary else f"{who}: post {view.native_id}"
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="und"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f'<meta name="generator" content="{_e(GENERATOR)}">',
+        f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>",
+        '<p class="notice">Archived copy made by the records archive from the platform\'s '
+        "answer; not the platform's own page.</p>",
+    ]
+    if view.deletion is not None:
+        d = view.deletion
+        evidence = (
+            f"record {_e(d.evidence_record_id)}"
+            + (f" ({_e(d.evidence_uri)})" if d.evidence_uri else "")
+            if d.evidence_record_id
+            else "the complete listing of that capture"
+        )
+        parts.append(
+            '<section class="deleted" role="alert"><h2>Deleted from the platform</h2>'
+            f"<p>Detected {_time(d.at)}: {_e(d.detail)}</p><p>Evidence: {evidence}</p></section>"
+        )
+    kind = {"reply": "Reply", "comment": "Comment"}.get(view.kind, "Post")
+    parts.append(f'<article class="post"><h1>{kind} by {_e(who)}</h1>')
+    parts.append(
+        f'<p class="meta">{_e(view.agency or view.account)} · {_e(view.platform)} · '
+        f"published {_time(view.published_at)} · "
+        f"{_link(view.url, 'original address') if view.url else 'no address'}</p>"
+    )
+    if view.in_reply_to:
+        parts.append(
+            f'<p class="meta">In reply to {_link(view.in_reply_to_uri, view.in_reply_to)}</p>'
+        )
+    if v.title:
+        parts.append(f"<h2>{_e(v.title)}</h2>")
+    parts.append(f'<div class="text">{_e(v.text)}</div>')
+    edited = f", edited {_time(v.edited_at)}" if v.edited_at else ""
+    parts.append(
+        f'<p class="meta">Version {v.version}, first captured {_time(v.captured_at)}{edited}</p>'
+    )
+    if view.media:
+        parts.append(
+            '<section class="media"><h2>Media</h2><ul>'
+            + "".join(_media_html(m) for m in view.media)
+            + "</ul></section>"
+        )
+    parts.append("</article>")
+    if view.replies:
+        parts.append(
+            f'<section><h2>Replies ({_count(view.replies)})</h2><ol class="replies">'
+            + "".join(_reply_html(r, 1) for r in view.replies)
+            + "</ol></section>"
+        )
+    if view.earlier:
+        parts.append('<section class="history"><h2>Edit history</h2><ol>')
+        for old in view.earlier:
+            head = f"<b>{_e(old.title)}</b><br>" if old.title else ""
+            parts.append(
+                f'<li value="{old.version}"><p class="meta">Version {old.version}, first '
+                f"captured {_time(old.captured_at)}</p>{head}"
+                f'<div class="text">{_e(old.text)}</div></li>'
+            )
+        parts.append("</ol></section>")
+    source = f" from record {_e(view.source_record_id)}" if view.source_record_id else ""
+    parts.append(
+        f"<footer>Post {_e(view.post_id)} ({_e(view.native_id)}) of account "
+        f"{_e(view.account)}; rendered{source}.</footer></body></html>"
+    )
+    return ("\n".join(parts) + "\n").encode("utf-8")
+
+
+def _count(replies: Iterable[PageReply]) -> int:
+    return sum(1 + _count(r.replies) for r in replies)
+
+
+# --- writing them during a capture --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WrittenPage:
+    """One post page written: its record, where, and whether it was a revisit."""
+
+    post_id: str
+    record_id: str
+    target_uri: str
+    revisit: bool
+
+
+class PageContext:
+    """What a capture knows when it writes its post pages: the index, the spool, the MIME
+    types of what it archived (URL → MIME) and a clock reading for every page."""
+
+    def __init__(
+        self,
+        index: Index,
+        spool: SpoolWriter,
+        *,
+        account: str,
+        agency: str,
+        series: str,
+        platform: str,
+        archived: dict[str, str | None],
+        extras: dict[str, RecordExtra],
+        record_uri: Callable[[str], str | None],
+    ) -> None:
+        self.index = index
+        self.spool = spool
+        self.account = account
+        self.agency = agency
+        self.series = series
+        self.platform = platform
+        self.archived = archived  # URL -> MIME of the 200 responses of this capture
+        self.extras = extras
+        self.record_uri = record_uri
+
+    def media_mime(self, url: str) -> str | None:
+        if url in self.archived:
+            return self.archived[url]
+        for rec in self.index.records_for_uri(url):
+            if rec.rec_type == "response" and rec.status_code == 200:
+                return rec.mime
+        return None
+
+    def url_has_html(self, url: str | None) -> bool:
+        if not url:
+            return False
+        if self.archived.get(url) in HTML_MIMES:
+            return True
+        return any(
+            r.rec_type == "response" and r.status_code == 200 and r.mime in HTML_MIMES
+            for r in self.index.records_for_uri(url)
+        )
+
+
+def _versions(index: Index, post_id: str) -> tuple[list[PageVersion], str | None]:
+    """The post's versions, oldest first, and the record its newest version was read from
+    (the capture that first saw it: stable, unlike the record of every later sighting)."""
+    _post, versions, _events = index.history(post_id)
+    pages = [PageVersion(v.version, v.captured_at, v.title, v.text, v.edited_at) for v in versions]
+    return pages, (versions[-1].record_id if versions else None)
+
+
+def _thread(
+    ctx: PageContext, posts: Sequence[NormalizedPost], uris: dict[str, str]
+) -> dict[str, tuple[PageReply, ...]]:
+    """Replies by the native id they answer, each with its own replies (cycles cut)."""
+    children: dict[str, list[NormalizedPost]] = {}
+    for p in posts:
+        if p.in_reply_to:
+            children.setdefault(str(p.in_reply_to), []).append(p)
+
+    def build(parent: str, seen: frozenset[str]) -> tuple[PageReply, ...]:
+        kids = sorted(
+            children.get(parent, []),
+            key=lambda p: (utc(p.published_at) or datetime.min.replace(tzinfo=UTC), p.native_id),
+        )
+        return tuple(
+            PageReply(
+                native_id=k.native_id,
+                author=k.author,
+                published_at=utc(k.published_at),
+                text=k.text,
+                url=k.url,
+                page_uri=uris.get(k.native_id),
+                replies=build(k.native_id, seen | {k.native_id}) if k.native_id not in seen else (),
+            )
+            for k in kids
+        )
+
+    return {parent: build(parent, frozenset({parent})) for parent in children}
+
+
+def write_post_pages(
+    ctx: PageContext,
+    posts: Sequence[NormalizedPost],
+    *,
+    captured_at: datetime,
+    deleted: Sequence[str] = (),
+) -> list[WrittenPage]:
+    """Write the page of every post in ``posts`` (as indexed for this capture) and a final page
+    with a deletion notice for every post id in ``deleted``; returns what was written. A page
+    equal to the newest page at its URI in the series is written as a revisit of it."""
+    unique = list({p.native_id: p for p in posts}.values())
+    ids = {p.native_id: post_key(ctx.account, p.native_id) for p in unique}
+    uris = {
+        p.native_id: page_uri(ids[p.native_id], p.url, url_has_html=ctx.url_has_html(p.url))
+        for p in unique
+    }
+    threads = _thread(ctx, unique, uris)
+    written: list[WrittenPage] = []
+    for p in unique:
+        pid = ids[p.native_id]
+        versions, version_record = _versions(ctx.index, pid)
+        if not versions:
+            continue
+        view = PostView(
+            post_id=pid,
+            account=ctx.account,
+            agency=ctx.agency,
+            platform=ctx.platform,
+            native_id=p.native_id,
+            url=p.url,
+            kind=p.kind,
+            author=p.author,
+            published_at=utc(p.published_at),
+            current=versions[-1],
+            earlier=tuple(versions[:-1]),
+            media=tuple(PageMedia(m, ctx.media_mime(m)) for m in dict.fromkeys(p.media)),
+            replies=threads.get(p.native_id, ()),
+            in_reply_to=p.in_reply_to,
+            in_reply_to_uri=uris.get(p.in_reply_to) if p.in_reply_to else None,
+            source_record_id=version_record,
+        )
+        written.append(_write(ctx, view, uris[p.native_id], captured_at, [p.record_id]))
+    for pid in deleted:
+        post, versions_info, events = ctx.index.history(pid)
+        versions = [
+            PageVersion(v.version, v.captured_at, v.title, v.text, v.edited_at)
+            for v in versions_info
+        ]
+        gone = next((e for e in reversed(events) if e.kind == "deleted_detected"), None)
+        if gone is None or not versions:
+            continue
+        at = utc(gone.at)
+        view = PostView(
+            post_id=pid,
+            account=ctx.account,
+            agency=ctx.agency,
+            platform=ctx.platform,
+            native_id=post.native_id,
+            url=post.url,
+            kind=post.kind,
+            author=post.author,
+            published_at=utc(post.published_at),
+            current=versions[-1],
+            earlier=tuple(versions[:-1]),
+            in_reply_to=post.in_reply_to,
+            deletion=PageDeletion(
+                at=at,
+                detail=gone.detail,
+                evidence_record_id=gone.evidence_record_id,
+                evidence_uri=(
+                    ctx.record_uri(gone.evidence_record_id) if gone.evidence_record_id else None
+                ),
+            ),
+            source_record_id=versions_info[-1].record_id,
+        )
+        uri = _last_uri(ctx, pid, post.url)
+        sources = [versions_info[-1].record_id, gone.evidence_record_id]
+        written.append(_write(ctx, view, uri, at, sources))
+    return written
+
+
+def _last_uri(ctx: PageContext, post_id: str, url: str | None) -> str:
+    """The URI the post's pages were written at (its latest page), for its deletion page."""
+    for uri in page_uris(post_id, url):
+        if ctx.index.last_original(ctx.series, uri, rec_type="resource") is not None:
+            return uri
+    return page_uri(post_id, url, url_has_html=ctx.url_has_html(url))
+
+
+def _write(
+    ctx: PageContext,
+    view: PostView,
+    uri: str,
+    when: datetime,
+    sources: Iterable[str | None],
+) -> WrittenPage:
+    body = render_post_page(view)
+    digest = sha256_label(hashlib.sha256(body).digest())
+    concurrent = [("WARC-Concurrent-To", s) for s in dict.fromkeys(sources) if s]
+    original: RecordInfo | None = ctx.index.last_original(ctx.series, uri, rec_type="resource")
+    if original is not None and original.payload_digest == digest:
+        record = ctx.spool.write(
+            "revisit",
+            Block(b"", 0, None),
+            date=when,
+            target_uri=uri,
+            payload_digest=digest,
+            headers=[
+                ("WARC-Profile", REVISIT_PROFILE),
+                ("WARC-Refers-To", original.record_id),
+                ("WARC-Refers-To-Target-URI", uri),
+                ("WARC-Refers-To-Date", warc_date(original.date)),
+                *concurrent,
+            ],
+        )
+    else:
+        record = ctx.spool.write(
+            "resource",
+            Block(body, len(body), 0),
+            date=when,
+            target_uri=uri,
+            content_type=PAGE_CONTENT_TYPE,
+            headers=concurrent,
+        )
+    ctx.extras[record.record_id] = RecordExtra(status_code=None, mime=PAGE_MIME)
+    return WrittenPage(view.post_id, record.record_id, uri, record.rec_type == "revisit")
