@@ -274,6 +274,19 @@ def _warc(row: WarcFileRow) -> WarcFileInfo:
     )
 
 
+_SUMMARY_POST = (
+    "post_id",
+    "account",
+    "series",
+    "platform",
+    "native_id",
+    "url",
+    "author",
+    "published_at",
+    "versions",
+    "edited",
+    "deleted",
+)
 _POST_CHANGES = ("last_captured_at", "deleted", "deleted_at", "versions", "edited", "url")
 _COMPLETE = '"complete_listing": true'  # as the ledger JSON spells it (indent=1, sorted keys)
 
@@ -862,20 +875,38 @@ class Index:
             limit,
         )
         ids = [h.version_id for h in hits]
-        found: dict[int, tuple[PostRow, PostVersionRow]] = {}
-        with session_scope(self.engine) as s:
+        snippets = {h.version_id: h.snippet for h in hits}
+        posts_t, versions_t = PostRow.__table__, PostVersionRow.__table__  # type: ignore[attr-defined]
+        columns = [posts_t.c[name] for name in _SUMMARY_POST] + [
+            versions_t.c.id,
+            versions_t.c.title,
+            versions_t.c.text,
+            versions_t.c.captured_at,
+        ]
+        found: dict[int, PostSummary] = {}
+        with self.engine.connect() as conn:  # columns, not ORM rows: no ``raw`` payloads
             for start in range(0, len(ids), 500):
-                for p, v in s.exec(
-                    select(PostRow, PostVersionRow)
-                    .join(PostVersionRow, col(PostVersionRow.post_id) == col(PostRow.post_id))
-                    .where(col(PostVersionRow.id).in_(ids[start : start + 500]))
-                ).all():
-                    found[v.id or 0] = (p, v)
+                for r in conn.execute(
+                    sa_select(*columns)
+                    .join(versions_t, versions_t.c.post_id == posts_t.c.post_id)
+                    .where(versions_t.c.id.in_(ids[start : start + 500]))
+                ):
+                    m = r._mapping
+                    found[int(m["id"])] = PostSummary(
+                        **{name: m[name] for name in _SUMMARY_POST},
+                        title=m["title"],
+                        text=m["text"],
+                        captured_at=utc(m["captured_at"]),
+                        snippet=snippets.get(int(m["id"])),
+                    )
         gone = [vid for vid in ids if vid not in found]
         if gone:  # disposed since the engine indexed them (elsewhere): the engine forgets them
             self.fulltext.delete_versions(gone)
-        snippets = {h.version_id: h.snippet for h in hits if h.snippet is not None}
-        return self._summaries([found[vid] for vid in ids if vid in found], snippets)
+        return [
+            replace(found[vid], published_at=utc(found[vid].published_at))
+            for vid in ids
+            if vid in found
+        ]
 
     # --- audit ------------------------------------------------------------------------------------
 

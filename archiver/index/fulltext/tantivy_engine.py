@@ -32,6 +32,7 @@ from archiver.index.fulltext.base import (
     flagged_posts,
     iter_documents,
     sql_state,
+    sql_top,
 )
 from archiver.index.search import Term, parse_query
 from archiver.logging import get_logger
@@ -183,10 +184,10 @@ class TantivySearch:
             return "rebuilt"
 
     def _catch_up_if_behind(self) -> None:
-        _, sql_top = sql_state(self.sql)
-        if sql_top > self._top:
+        top = sql_top(self.sql)
+        if top > self._top:
             _, self._top = self._engine_state()
-            if sql_top > self._top:
+            if top > self._top:
                 self._catch_up(self._top)
 
     def _catch_up(self, after: int) -> None:
@@ -211,7 +212,8 @@ class TantivySearch:
         fresh.mkdir(parents=True)
         index = tantivy.Index(self.schema, path=str(fresh), reuse=False)
         index.register_tokenizer(TOKENIZER, self.analyzer)
-        writer = index.writer(heap_size=REBUILD_HEAP, num_threads=0)
+        heap = min(REBUILD_HEAP, max(WRITER_HEAP, total * 2000))  # small indexes, small heaps
+        writer = index.writer(heap_size=heap, num_threads=0 if total > 100_000 else 1)
         done = top = 0
         if progress:
             progress(0, total)
