@@ -137,16 +137,7 @@ class TantivySearch:
         """The open index, checked against the SQL index on first use and after a failed
         write; with ``catch_up``, versions the SQL index gained since are added."""
         with self._lock:
-            if self._index is None:
-                index = self._load(self.path)
-                if index is None:
-                    reason = "missing" if not self.path.exists() else "unreadable"
-                    self._rebuild(reason)
-                else:
-                    self._index = index
-                    self.check()
-            elif self._dirty:
-                self._dirty = False
+            if self._index is None or self._dirty:
                 self.check()
             elif catch_up:
                 self._catch_up_if_behind()
@@ -168,9 +159,13 @@ class TantivySearch:
         """Compare the engine with the SQL index (counts and highest version id): add what it
         missed, or rebuild when it holds versions the SQL index no longer has."""
         with self._lock:
+            self._dirty = False
             if self._index is None:
-                self._ready()
-                return "ok"
+                self._index = self._load(self.path)
+                if self._index is None:
+                    reason = "missing" if not self.path.exists() else "unreadable"
+                    self._rebuild(reason)
+                    return "rebuilt"
             docs, top = self._engine_state()
             total, sql_top = sql_state(self.sql)
             if (docs, top) == (total, sql_top):
