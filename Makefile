@@ -49,8 +49,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy archiver
 
+# every figure beside its peer in one run (search at 1M posts, capture vs wget, WARC writing);
+# the corpus is cached in data/bench. Quick run: make bench BENCH_ARGS="--posts 100000"
 bench: $(STAMP)
-	$(BIN)/python bench/warc_write.py
+	which wget >/dev/null || apt-get install -y wget || echo "wget absent: capture compared with nothing"
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 bench-capture: $(STAMP)
 	$(BIN)/python bench/capture_api.py

@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     chromium_path: Path = Path("/usr/bin/chromium")  # Debian's chromium package
     browser_page_timeout: float = 30.0  # seconds a page may take to load before it is cut
     browser_max_scrolls: int = 20  # scroll steps before a page counts as fully loaded
+    search_engine: Literal["tantivy", "sql"] = "tantivy"  # sql: FTS5 / tsvector in the database
     pywb_bin: Path | None = None  # folder with pywb's wayback/wb-manager (default .venv-pywb/bin)
 
     @field_validator("actor")
@@ -115,6 +116,11 @@ class Settings(BaseSettings):
     def spool_dir(self) -> Path:
         """Where WARC files are written before they are shipped to the store."""
         return self.data_dir / "spool"
+
+    @property
+    def search_dir(self) -> Path:
+        """Where the tantivy search index lives (derived from the SQL index; one per host)."""
+        return self.data_dir / "search"
 
     @property
     def effective_database_url(self) -> str:

@@ -45,7 +45,12 @@ class Runtime:
         load: bool = True,
     ) -> Runtime:
         """Open index and store (``create``: migrate the schema and make the bucket)."""
-        index = Index.open(settings.effective_database_url, create=create)
+        index = Index.open(
+            settings.effective_database_url,
+            create=create,
+            search_engine=settings.search_engine,
+            search_dir=settings.search_dir,
+        )
         store = open_store(settings.effective_storage_url, lock_mode=settings.object_lock_mode)
         if create:
             store.ensure_ready()

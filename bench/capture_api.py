@@ -30,6 +30,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from archiver.capture.job import capture_account
 from archiver.config import load_settings
@@ -120,21 +121,9 @@ def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--posts", type=int, default=10_000)
-    parser.add_argument(
-        "--nagle",
-        action="store_true",
-        help="serve as `archiver simulator` does (Nagle on: ~40 ms stalls per kept-alive response)",
-    )
-    parser.add_argument(
-        "--full-relist",
-        action="store_true",
-        help="re-list the whole account on the re-capture (no full_listing_every option)",
-    )
-    args = parser.parse_args()
-    incremental = "" if args.full_relist else ", full_listing_every: P1D"
+def run(posts: int, *, nagle: bool = False, full_relist: bool = False) -> dict[str, Any]:
+    """Walk, wget and two archiver captures of ``@bench{posts}`` in one run; the figures."""
+    incremental = "" if full_relist else ", full_listing_every: P1D"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     api = f"{base}/{HOST}"
@@ -151,16 +140,16 @@ accounts:
   - id: {ACCOUNT}
     agency: Benchmark agency
     platform: mastodon
-    handle: "@bench{args.posts}@{HOST}"
+    handle: "@bench{posts}@{HOST}"
     base_url: {api}
     series: bench
     schedule: PT1H
-    options: {{media: false, comments: false, max_items: {max(20_000, args.posts)}{incremental}}}
+    options: {{media: false, comments: false, max_items: {max(20_000, posts)}{incremental}}}
 """
         )
-        sim = start_simulator(port, nodelay=not args.nagle)
+        sim = start_simulator(port, nodelay=not nagle)
         try:
-            urls, walk_s = listing_urls(api, args.posts)
+            urls, walk_s = listing_urls(api, posts)
             wget = run_wget(urls, root)
             settings = load_settings(
                 {},
@@ -179,13 +168,52 @@ accounts:
             started = time.perf_counter()
             second = capture_account(rt, ACCOUNT, trigger="bench")
             second_s = time.perf_counter() - started
+            engine = rt.index.fulltext.name
         finally:
             sim.terminate()
             sim.wait(timeout=10)
     assert first.status == "ok", first.problems
-    assert first.posts["new"] == args.posts, first.posts
-    print(f"account @bench{args.posts}: {len(urls)} API pages (lookup + statuses, 40 per page)")
-    print(f"urllib Link walk (the floor, nothing written): {walk_s:.2f} s")
+    assert first.posts["new"] == posts, first.posts
+    return {
+        "posts": posts,
+        "pages": len(urls),
+        "walk_s": walk_s,
+        "wget": wget,
+        "first_s": first_s,
+        "first": first,
+        "second_s": second_s,
+        "second": second,
+        "rss_before": rss_before,
+        "rss_first": rss_first,
+        "full_relist": full_relist,
+        "engine": engine,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--posts", type=int, default=10_000)
+    parser.add_argument(
+        "--nagle",
+        action="store_true",
+        help="serve as `archiver simulator` does (Nagle on: ~40 ms stalls per kept-alive response)",
+    )
+    parser.add_argument(
+        "--full-relist",
+        action="store_true",
+        help="re-list the whole account on the re-capture (no full_listing_every option)",
+    )
+    args = parser.parse_args()
+    r = run(args.posts, nagle=args.nagle, full_relist=args.full_relist)
+    first, second, wget, first_s, second_s = (
+        r["first"],
+        r["second"],
+        r["wget"],
+        r["first_s"],
+        r["second_s"],
+    )
+    print(f"account @bench{args.posts}: {r['pages']} API pages (lookup + statuses, 40 per page)")
+    print(f"urllib Link walk (the floor, nothing written): {r['walk_s']:.2f} s")
     if wget is None:
         print("wget: not installed, column skipped")
     else:
@@ -193,12 +221,13 @@ accounts:
         print(f"wget --warc-file: {wget_s:.2f} s, {wget_bytes:,} WARC bytes, ", end="")
         print(f"peak RSS {wget_rss:.0f} MiB")
     print(
-        f"archiver capture: {first_s:.2f} s, {first.records} records, {first.bytes:,} WARC bytes, "
-        f"{first.posts['new'] / first_s:,.0f} posts indexed/s"
+        f"archiver capture ({r['engine']} search): {first_s:.2f} s, {first.records} records, "
+        f"{first.bytes:,} WARC bytes, {first.posts['new'] / first_s:,.0f} posts indexed/s"
     )
     if wget is not None:
         print(f"archiver / wget time: {first_s / wget[0]:.2f}x")
-    print(f"archiver peak RSS: {rss_first:.0f} MiB (before the capture: {rss_before:.0f} MiB)")
+    before = r["rss_before"]
+    print(f"archiver peak RSS: {r['rss_first']:.0f} MiB (before the capture: {before:.0f} MiB)")
     mode = "whole listing again" if args.full_relist else "incremental, full_listing_every: P1D"
     print(
         f"re-capture of the unchanged account ({mode}): {second_s:.2f} s, "

@@ -19,6 +19,7 @@ from archiver.cli import replay as replay_cmds
 from archiver.cli import reports as report_cmds
 from archiver.cli import retrieval as retrieval_cmds
 from archiver.cli import review as review_cmds
+from archiver.cli import search_index as index_cmds
 from archiver.cli import simulate as simulate_cmds
 from archiver.cli import transfer as transfer_cmds
 from archiver.cli.common import emit_json, err, runtime
@@ -39,6 +40,7 @@ app.add_typer(governance_cmds.retention_app, name="retention")
 governance_cmds.retention_app.command("review")(review_cmds.review)
 app.add_typer(transfer_cmds.transfer_app, name="transfer")
 app.add_typer(check_cmds.audit_app, name="audit")
+app.add_typer(index_cmds.index_app, name="index")
 app.command("verify")(check_cmds.verify)
 app.command("capture")(capture_cmds.capture)
 app.command("run")(daemon_cmds.run)

@@ -412,6 +412,7 @@ def _forget_capture(rt: Runtime, capture_id: str) -> None:
         assert capture is not None
         capture.status = "disposed"
         s.add(capture)
+    rt.index.fulltext.delete_capture(capture_id)  # after the commit: the SQL index leads
 
 
 def disposable_now(rt: Runtime, items: list[PlanItem], result: DispositionResult) -> list[PlanItem]:

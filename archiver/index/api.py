@@ -10,16 +10,24 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, overload
 
-from sqlalchemy import and_, func, or_
-from sqlalchemy import text as sql
+from sqlalchemy import and_, bindparam, func, insert, or_, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
 from archiver.errors import NotFoundError, UsageError
 from archiver.index.db import is_initialized, make_engine, migrate, session_scope, unreachable
+from archiver.index.fulltext import (
+    SearchDoc,
+    SearchEngine,
+    SearchFilter,
+    SqlSearch,
+    open_search_engine,
+)
 from archiver.index.models import (
     AuditEventRow,
     CaptureRow,
@@ -29,7 +37,7 @@ from archiver.index.models import (
     RecordRow,
     WarcFileRow,
 )
-from archiver.index.search import parse_query, to_fts5, to_tsquery_sql
+from archiver.index.search import parse_query
 from archiver.warc.writer import WrittenRecord
 
 GENESIS = "0" * 64
@@ -266,19 +274,43 @@ def _warc(row: WarcFileRow) -> WarcFileInfo:
     )
 
 
+_SUMMARY_POST = (
+    "post_id",
+    "account",
+    "series",
+    "platform",
+    "native_id",
+    "url",
+    "author",
+    "published_at",
+    "versions",
+    "edited",
+    "deleted",
+)
+_POST_CHANGES = ("last_captured_at", "deleted", "deleted_at", "versions", "edited", "url")
 _COMPLETE = '"complete_listing": true'  # as the ledger JSON spells it (indent=1, sorted keys)
 
 
 class Index:
     """Typed access to the index database. Thread-safe (a session per call)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, fulltext: SearchEngine | None = None) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        self.fulltext: SearchEngine = fulltext or SqlSearch(engine)
+        """The full-text engine (derived from these tables; see :mod:`archiver.index.fulltext`)."""
 
     @classmethod
-    def open(cls, url: str, *, create: bool = False) -> Index:
-        """Open the index at ``url``; with ``create`` run migrations, else require ``init``."""
+    def open(
+        cls,
+        url: str,
+        *,
+        create: bool = False,
+        search_engine: str = "sql",
+        search_dir: Path | None = None,
+    ) -> Index:
+        """Open the index at ``url``; with ``create`` run migrations, else require ``init``.
+        ``search_engine`` (``sql`` | ``tantivy``, kept in ``search_dir``) answers searches."""
         engine = make_engine(url)
         if create:
             migrate(engine)
@@ -286,7 +318,7 @@ class Index:
             raise UsageError(
                 f"the index at {engine.url.render_as_string()} has no schema; run `archiver init`"
             )
-        return cls(engine)
+        return cls(engine, open_search_engine(search_engine, engine, search_dir))
 
     def ping(self) -> None:
         """Raise DatabaseError when the database cannot be reached."""
@@ -501,75 +533,201 @@ class Index:
         capture_id: str,
         captured_at: datetime,
         posts: Iterable[NormalizedPost],
+        page: int = 1000,
     ) -> dict[str, int]:
         """Add or version posts seen in a capture: a new post gets version 1, a post whose
         content changed gets a new version (every version kept) and an ``edited`` event.
+        Written ``page`` posts per transaction, each page in set operations; the search
+        engine gets a page's new versions after that page has committed.
         Returns counts ``{new, edited, unchanged}``."""
         counts = {"new": 0, "edited": 0, "unchanged": 0}
+        batch: list[NormalizedPost] = []
+        for found in posts:
+            batch.append(_storable(found))
+            if len(batch) >= page:
+                self._record_page(account, series, platform, capture_id, captured_at, batch, counts)
+                batch = []
+        if batch:
+            self._record_page(account, series, platform, capture_id, captured_at, batch, counts)
+        return counts
+
+    def _record_page(
+        self,
+        account: str,
+        series: str,
+        platform: str,
+        capture_id: str,
+        captured_at: datetime,
+        page: list[NormalizedPost],
+        counts: dict[str, int],
+    ) -> None:
+        """One page of :meth:`record_posts`: one SELECT of the page's known posts and their
+        latest versions, then inserts and updates as executemany, in one transaction. A post
+        seen twice in a page is compared with what the page itself wrote before."""
+        keyed = [(post_key(account, p.native_id), p) for p in page]
+        pids = sorted({pid for pid, _ in keyed})
+        posts_t = PostRow.__table__  # type: ignore[attr-defined]
+        versions_t = PostVersionRow.__table__  # type: ignore[attr-defined]
+        events_t = PostEventRow.__table__  # type: ignore[attr-defined]
         with session_scope(self.engine) as s:
-            for found in posts:
-                post = _storable(found)
-                pid = post_key(account, post.native_id)
-                row = s.get(PostRow, pid)
-                digest = post.content_hash()
-                if row is None:
-                    row = PostRow(
-                        post_id=pid,
-                        account=account,
-                        series=series,
-                        platform=platform,
-                        native_id=post.native_id,
-                        url=post.url,
-                        author=post.author,
-                        published_at=post.published_at,
-                        kind=post.kind,
-                        in_reply_to=post.in_reply_to,
-                        first_captured_at=captured_at,
-                        last_captured_at=captured_at,
-                        versions=1,
+            conn = s.connection()
+            known: dict[str, dict[str, Any]] = {
+                r.post_id: dict(r._mapping)
+                for r in conn.execute(sa_select(posts_t).where(posts_t.c.post_id.in_(pids)))
+            }
+            latest = (
+                sa_select(versions_t.c.post_id, func.max(versions_t.c.version).label("top"))
+                .where(versions_t.c.post_id.in_(list(known)))
+                .group_by(versions_t.c.post_id)
+                .subquery()
+            )
+            last: dict[str, tuple[int, str]] = {
+                pid: (int(version), digest)
+                for pid, version, digest in conn.execute(
+                    select(
+                        versions_t.c.post_id, versions_t.c.version, versions_t.c.content_hash
+                    ).join(
+                        latest,
+                        and_(
+                            versions_t.c.post_id == latest.c.post_id,
+                            versions_t.c.version == latest.c.top,
+                        ),
                     )
-                    s.add(row)
-                    s.add(self._version(pid, 1, post, digest, captured_at, capture_id))
+                )
+            }
+            inserted: dict[str, dict[str, Any]] = {}
+            changed: set[str] = set()
+            versions: list[dict[str, Any]] = []
+            events: list[dict[str, Any]] = []
+            for pid, post in keyed:
+                digest = post.content_hash()
+                row = known.get(pid) or inserted.get(pid)
+                if row is None:
+                    inserted[pid] = {
+                        "post_id": pid,
+                        "account": account,
+                        "series": series,
+                        "platform": platform,
+                        "native_id": post.native_id,
+                        "url": post.url,
+                        "author": post.author,
+                        "published_at": post.published_at,
+                        "kind": post.kind,
+                        "in_reply_to": post.in_reply_to,
+                        "first_captured_at": captured_at,
+                        "last_captured_at": captured_at,
+                        "versions": 1,
+                        "edited": False,
+                        "deleted": False,
+                        "deleted_at": None,
+                    }
+                    versions.append(
+                        self._version_values(pid, 1, post, digest, captured_at, capture_id)
+                    )
+                    last[pid] = (1, digest)
                     counts["new"] += 1
                     continue
-                last = s.exec(
-                    select(PostVersionRow)
-                    .where(PostVersionRow.post_id == pid)
-                    .order_by(col(PostVersionRow.version).desc())
-                    .limit(1)
-                ).one()
-                row.last_captured_at = captured_at
-                if row.deleted:
-                    row.deleted, row.deleted_at = False, None
-                    s.add(
-                        PostEventRow(
-                            post_id=pid,
-                            kind="restored",
-                            at=captured_at,
-                            capture_id=capture_id,
-                            evidence_record_id=post.record_id,
-                        )
+                if pid in known:
+                    changed.add(pid)
+                row["last_captured_at"] = captured_at
+                if row["deleted"]:
+                    row["deleted"], row["deleted_at"] = False, None
+                    events.append(
+                        self._event_values(pid, "restored", captured_at, capture_id, post, "")
                     )
-                if last.content_hash == digest:
+                top, top_digest = last.get(pid, (0, ""))
+                if top_digest == digest:
                     counts["unchanged"] += 1
-                else:
-                    row.versions = last.version + 1
-                    row.edited = True
-                    row.url = post.url or row.url
-                    s.add(self._version(pid, row.versions, post, digest, captured_at, capture_id))
-                    s.add(
-                        PostEventRow(
-                            post_id=pid,
-                            kind="edited",
-                            at=captured_at,
-                            capture_id=capture_id,
-                            evidence_record_id=post.record_id,
-                            detail=f"version {last.version} -> {row.versions}",
-                        )
+                    continue
+                row["versions"] = top + 1
+                row["edited"] = True
+                row["url"] = post.url or row["url"]
+                versions.append(
+                    self._version_values(pid, top + 1, post, digest, captured_at, capture_id)
+                )
+                last[pid] = (top + 1, digest)
+                events.append(
+                    self._event_values(
+                        pid, "edited", captured_at, capture_id, post, f"version {top} -> {top + 1}"
                     )
-                    counts["edited"] += 1
-                s.add(row)
-        return counts
+                )
+                counts["edited"] += 1
+            if inserted:
+                conn.execute(insert(posts_t), list(inserted.values()))
+            if changed:
+                conn.execute(
+                    update(posts_t)
+                    .where(posts_t.c.post_id == bindparam("b_post_id"))
+                    .values({name: bindparam(f"b_{name}") for name in _POST_CHANGES}),
+                    [
+                        {"b_post_id": pid, **{f"b_{n}": known[pid][n] for n in _POST_CHANGES}}
+                        for pid in sorted(changed)
+                    ],
+                )
+            ids: list[int] = []
+            if versions:
+                ids = [
+                    int(r[0])
+                    for r in conn.execute(
+                        insert(versions_t).returning(versions_t.c.id, sort_by_parameter_order=True),
+                        versions,
+                    )
+                ]
+            if events:
+                conn.execute(insert(events_t), events)
+        rows = {**known, **inserted}
+        self.fulltext.add(
+            [
+                SearchDoc(
+                    version_id=vid,
+                    post_id=v["post_id"],
+                    capture_id=capture_id,
+                    account=account,
+                    series=rows[v["post_id"]]["series"],
+                    platform=rows[v["post_id"]]["platform"],
+                    published_at=rows[v["post_id"]]["published_at"],
+                    title=v["title"] or "",
+                    text=v["text"],
+                )
+                for vid, v in zip(ids, versions, strict=True)
+            ]
+        )
+
+    @staticmethod
+    def _version_values(
+        pid: str,
+        version: int,
+        post: NormalizedPost,
+        digest: str,
+        captured_at: datetime,
+        capture_id: str,
+    ) -> dict[str, Any]:
+        return {
+            "post_id": pid,
+            "version": version,
+            "title": post.title,
+            "text": post.text,
+            "raw": post.raw,
+            "content_hash": digest,
+            "published_at": post.published_at,
+            "edited_at": post.edited_at,
+            "captured_at": captured_at,
+            "capture_id": capture_id,
+            "record_id": post.record_id,
+        }
+
+    @staticmethod
+    def _event_values(
+        pid: str, kind: str, at: datetime, capture_id: str, post: NormalizedPost, detail: str
+    ) -> dict[str, Any]:
+        return {
+            "post_id": pid,
+            "kind": kind,
+            "at": at,
+            "capture_id": capture_id,
+            "evidence_record_id": post.record_id,
+            "detail": detail,
+        }
 
     def deletion_candidates(
         self, account: str, seen: Iterable[str], window_start: datetime
@@ -625,29 +783,6 @@ class Index:
                     .order_by(col(PostEventRow.id))
                 )
             )
-
-    @staticmethod
-    def _version(
-        pid: str,
-        version: int,
-        post: NormalizedPost,
-        digest: str,
-        captured_at: datetime,
-        capture_id: str,
-    ) -> PostVersionRow:
-        return PostVersionRow(
-            post_id=pid,
-            version=version,
-            title=post.title,
-            text=post.text,
-            raw=post.raw,
-            content_hash=digest,
-            published_at=post.published_at,
-            edited_at=post.edited_at,
-            captured_at=captured_at,
-            capture_id=capture_id,
-            record_id=post.record_id,
-        )
 
     def _summaries(
         self, rows: Iterable[tuple[PostRow, PostVersionRow]], snippets: dict[int, str] | None = None
@@ -755,64 +890,53 @@ class Index:
         """Posts any version of which matches ``query`` (see :mod:`archiver.index.search`),
         best first; ``since``/``until`` bound the publication time; ``edited``/``deleted``
         keep only posts with more than one version / detected as deleted."""
-        terms = parse_query(query)
-        where: list[str] = []
-        params: dict[str, object] = {"limit": limit * 4}
-        for name, value in (("account", account), ("series", series), ("platform", platform)):
-            if value:
-                where.append(f"p.{name} = :{name}")
-                params[name] = value
-        for name, on in (("edited", edited), ("deleted", deleted)):
-            if on:
-                where.append(f"p.{name} = :{name}")
-                params[name] = True
-        for name, moment, op in (("since", since, ">="), ("until", until, "<=")):
-            if moment:
-                where.append(f"p.published_at {op} :{name}")
-                params[name] = moment
-        extra = (" AND " + " AND ".join(where)) if where else ""
-        if self.dialect == "sqlite":
-            params["q"] = to_fts5(terms)
-            statement = (
-                "SELECT v.id, snippet(post_search, 1, '[', ']', '…', 12) AS snip, "
-                "bm25(post_search) AS rank FROM post_search "
-                "JOIN post_versions v ON v.id = post_search.rowid "
-                "JOIN posts p ON p.post_id = v.post_id "
-                f"WHERE post_search MATCH :q{extra} ORDER BY rank LIMIT :limit"
-            )
-        else:
-            tsquery, tsparams = to_tsquery_sql(terms)
-            params.update(tsparams)
-            statement = (
-                f"SELECT v.id, ts_headline('english', v.text, {tsquery}, "
-                "'StartSel=[,StopSel=],MaxWords=25,MinWords=8') AS snip, "
-                f"-ts_rank(v.search, {tsquery}) AS rank FROM post_versions v "
-                "JOIN posts p ON p.post_id = v.post_id "
-                f"WHERE v.search @@ {tsquery}{extra} ORDER BY rank LIMIT :limit"
-            )
-        with session_scope(self.engine) as s:
-            hits = s.connection().execute(sql(statement), params).all()
-            best: dict[int, str] = {}
-            for vid, snip, _rank in hits:
-                best.setdefault(int(vid), str(snip))
-            if not best:
-                return []
-            rows = s.exec(
-                select(PostRow, PostVersionRow)
-                .join(PostVersionRow, col(PostVersionRow.post_id) == col(PostRow.post_id))
-                .where(col(PostVersionRow.id).in_(list(best)))
-            ).all()
-        order = {vid: i for i, vid in enumerate(best)}
-        seen: set[str] = set()
-        result = []
-        for summary, _row in sorted(
-            zip(self._summaries(rows, best), rows, strict=True),
-            key=lambda x: order[x[1][1].id or 0],
-        ):
-            if summary.post_id not in seen:
-                seen.add(summary.post_id)
-                result.append(summary)
-        return result[:limit]
+        parse_query(query)  # a query with nothing to search for is refused on every engine
+        hits = self.fulltext.search(
+            query,
+            SearchFilter(
+                account=account,
+                series=series,
+                platform=platform,
+                since=since,
+                until=until,
+                edited=edited,
+                deleted=deleted,
+            ),
+            limit,
+        )
+        ids = [h.version_id for h in hits]
+        snippets = {h.version_id: h.snippet for h in hits}
+        posts_t, versions_t = PostRow.__table__, PostVersionRow.__table__  # type: ignore[attr-defined]
+        columns = [posts_t.c[name] for name in _SUMMARY_POST] + [
+            versions_t.c.id,
+            versions_t.c.title,
+            versions_t.c.text,
+            versions_t.c.captured_at,
+        ]
+        found: dict[int, PostSummary] = {}
+        with self.engine.connect() as conn:  # columns, not ORM rows: no ``raw`` payloads
+            for start in range(0, len(ids), 500):
+                for r in conn.execute(
+                    sa_select(*columns)
+                    .join(versions_t, versions_t.c.post_id == posts_t.c.post_id)
+                    .where(versions_t.c.id.in_(ids[start : start + 500]))
+                ):
+                    m = r._mapping
+                    found[int(m["id"])] = PostSummary(
+                        **{name: m[name] for name in _SUMMARY_POST},
+                        title=m["title"],
+                        text=m["text"],
+                        captured_at=utc(m["captured_at"]),
+                        snippet=snippets.get(int(m["id"])),
+                    )
+        gone = [vid for vid in ids if vid not in found]
+        if gone:  # disposed since the engine indexed them (elsewhere): the engine forgets them
+            self.fulltext.delete_versions(gone)
+        return [
+            replace(found[vid], published_at=utc(found[vid].published_at))
+            for vid in ids
+            if vid in found
+        ]
 
     # --- audit ------------------------------------------------------------------------------------
 
