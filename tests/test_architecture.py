@@ -19,6 +19,20 @@ FORBIDDEN_CALLS = ("exec_driver_sql", "text")
 # a new entry needs a reason the index cannot serve.
 ALLOWED: dict[str, str] = {}
 
+# Modules whose queries are still to be moved behind Index (issue 16). A ratchet: the list may
+# only shrink; a module that no longer offends must be dropped from it, and no other may join.
+NOT_YET_MOVED: dict[str, str] = {
+    "archiver/capture/job.py": "builds CaptureRow/WarcFileRow for Index.start_capture/add_warc",
+    "archiver/capture/recovery.py": "builds CaptureRow/WarcFileRow, as job.py does",
+    "archiver/governance/disposition.py": "plan, approve and dispose queries (index/governance.py)",
+    "archiver/governance/plans.py": "DispositionPlanRow reads, moved with disposition.py",
+    "archiver/governance/review.py": "review queries (index/governance.py)",
+    "archiver/governance/transfer.py": "transfer queries (index/governance.py)",
+    "archiver/reports/build.py": "the report SQL (index/reports.py)",
+    "archiver/service/distributed.py": "task rows (index/tasks.py)",
+    "archiver/service/lease.py": "PostgreSQL advisory locks (index/leases.py)",
+}
+
 
 def _forbidden_module(name: str) -> bool:
     return any(name == m or name.startswith(m + ".") for m in FORBIDDEN_MODULES)
@@ -67,7 +81,7 @@ def test_only_the_index_touches_the_database() -> None:
     offenders = [
         offence
         for path in _outside_index()
-        if path.relative_to(ROOT).as_posix() not in ALLOWED
+        if path.relative_to(ROOT).as_posix() not in {**ALLOWED, **NOT_YET_MOVED}
         for offence in _offences(path)
     ]
     assert not offenders, (
@@ -102,6 +116,6 @@ def test_the_checker_catches_each_kind_of_offence(tmp_path: Path) -> None:
 
 
 def test_allowed_exceptions_still_exist_and_still_need_it() -> None:
-    for rel, reason in ALLOWED.items():
+    for rel, reason in {**ALLOWED, **NOT_YET_MOVED}.items():
         assert reason, rel
-        assert _offences(ROOT / rel), f"{rel} no longer breaks the rule: drop it from ALLOWED"
+        assert _offences(ROOT / rel), f"{rel} no longer breaks the rule: drop it from the list"

@@ -19,7 +19,7 @@ from archiver.governance.disposition import (
 )
 from archiver.governance.holds import HoldCriteria, add_hold, list_holds, release_hold
 from archiver.governance.plans import STATUSES, PlanRecord, cancel_plan, list_plans, plan_record
-from archiver.index.models import HoldRow
+from archiver.index.governance import Hold
 
 hold_app = typer.Typer(
     help="Legal holds: freeze records against disposition.", no_args_is_help=True
@@ -29,7 +29,7 @@ retention_app = typer.Typer(
 )
 
 
-def _hold_json(h: HoldRow) -> dict[str, object]:
+def _hold_json(h: Hold) -> dict[str, object]:
     return {
         "hold_id": h.hold_id,
         "name": h.name,

@@ -60,9 +60,7 @@ app.command("report")(report_cmds.report)
 def init(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Create or upgrade the index schema and the bucket (S3: with Object Lock)."""
     rt = runtime(create=True, load=False)
-    from archiver.index.db import migrate
-
-    revision = migrate(rt.index.engine)
+    revision = rt.index.migrate()
     result = {
         "database": rt.index.engine.url.render_as_string(),
         "schema_revision": revision,

@@ -40,8 +40,7 @@ from archiver.export.listing import PdfHeading, write_csv, write_pdf
 from archiver.export.wacz import WaczWriter
 from archiver.governance.audit import read_head, record_event
 from archiver.index.api import PostSummary, RecordInfo, WarcFileInfo, jsonable
-from archiver.index.db import session_scope
-from archiver.index.models import HoldRow
+from archiver.index.governance import Hold
 from archiver.output import make_folders, output_error, remove_folders
 from archiver.runtime import Runtime
 
@@ -143,7 +142,7 @@ class _Resolved:
     capture_ids: list[str]
     record_ids: set[str] | None  # None: every record of the captures
     post_filter: dict[str, Any]
-    hold: HoldRow | None = None
+    hold: Hold | None = None
 
 
 def _resolve(rt: Runtime, sel: Selection) -> _Resolved:
@@ -160,8 +159,7 @@ def _resolve(rt: Runtime, sel: Selection) -> _Resolved:
     if sel.hold:
         from archiver.governance.holds import HoldMatcher
 
-        with session_scope(rt.index.engine) as s:
-            hold = s.get(HoldRow, sel.hold)
+        hold = rt.index.governance.hold(sel.hold)
         if hold is None:
             raise NotFoundError(f"no hold {sel.hold!r}; list them with `archiver hold list`")
         matcher = HoldMatcher(rt, [hold])

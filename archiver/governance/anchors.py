@@ -12,25 +12,12 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import col, select
-
 from archiver.capture.connectors import connector_for
 from archiver.errors import ArchiverError, PolicyError
-from archiver.index.api import _storable
-from archiver.index.db import session_scope
-from archiver.index.models import (
-    AuditEventRow,
-    CaptureRow,
-    PostRow,
-    PostVersionRow,
-    RecordRow,
-    TombstoneRow,
-    WarcFileRow,
-)
+from archiver.index.api import RecordInfo, WarcFileInfo, _storable
 from archiver.logging import get_logger
 from archiver.runtime import Runtime
 from archiver.warc.reader import parse_member
@@ -70,31 +57,14 @@ class AnchoredHead:
     hash: str
 
 
-def _payload(row: AuditEventRow) -> dict[str, Any]:
-    try:
-        found = json.loads(row.payload or "{}")
-    except ValueError:
-        return {}
-    return found if isinstance(found, dict) else {}
-
-
 def audited_warcs(rt: Runtime) -> tuple[dict[str, AuditedWarc], set[str]]:
     """Every WARC file named by a capture event (first mention wins), and the ids of the
     captures that have an audit event at all."""
     files: dict[str, AuditedWarc] = {}
     captures: set[str] = set()
-    with session_scope(rt.index.engine) as s:
-        rows = list(
-            s.exec(
-                select(AuditEventRow)
-                .where(col(AuditEventRow.action).in_(CAPTURE_ACTIONS))
-                .order_by(col(AuditEventRow.seq))
-            )
-        )
-    for row in rows:
-        assert row.seq is not None
+    for row in rt.index.audit_chain.with_actions(CAPTURE_ACTIONS):
         captures.add(row.subject)
-        payload = _payload(row)
+        payload = row.payload_dict()
         named: dict[str, Any] = {}
         if row.action == "capture" and isinstance(payload.get("warc_files"), dict):
             named = payload["warc_files"]
@@ -113,10 +83,9 @@ def index_against_audit(rt: Runtime) -> list[AnchorProblem]:
     that the index lost without a disposition (no tombstone), and a stored file whose capture
     has no audit event (events removed)."""
     audited, audited_captures = audited_warcs(rt)
-    with session_scope(rt.index.engine) as s:
-        warcs = list(s.exec(select(WarcFileRow).order_by(col(WarcFileRow.name))))
-        disposed = set(s.exec(select(TombstoneRow.warc_name)))
-        running = set(s.exec(select(CaptureRow.capture_id).where(CaptureRow.status == "running")))
+    warcs = rt.index.list_warcs()
+    disposed = rt.index.fixity.disposed_warc_names()
+    running = rt.index.fixity.running_capture_ids()
     problems: list[AnchorProblem] = []
     indexed = {w.name for w in warcs}
     for w in warcs:
@@ -163,24 +132,14 @@ def index_against_audit(rt: Runtime) -> list[AnchorProblem]:
     return problems
 
 
-def _member(rt: Runtime, warc: WarcFileRow, record: RecordRow) -> Any:
+def _member(rt: Runtime, warc: WarcFileInfo, record: RecordInfo) -> Any:
     return parse_member(rt.store.get_range(warc.key, record.offset, record.length))
 
 
 def anchored_heads(rt: Runtime) -> list[AnchoredHead]:
     """The chain head in the ledger of every stored WARC's capture ``metadata`` record. A
     record that cannot be read is skipped here (fixity reports its file)."""
-    with session_scope(rt.index.engine) as s:
-        found = list(
-            s.exec(
-                select(RecordRow, WarcFileRow)
-                .where(RecordRow.warc_name == WarcFileRow.name)
-                .where(WarcFileRow.status == "stored")
-                .where(RecordRow.rec_type == "metadata")
-                .where(col(RecordRow.target_uri).startswith(LEDGER_URI))
-                .order_by(col(RecordRow.date))
-            )
-        )
+    found = rt.index.fixity.stored_records("metadata", LEDGER_URI)
     heads: list[AnchoredHead] = []
     for record, warc in found:
         try:
@@ -206,31 +165,11 @@ def post_versions_against_records(rt: Runtime) -> list[AnchorProblem]:
     except PolicyError as exc:
         get_logger().warning("verify.posts_skipped", error=str(exc))
         return []
-    with session_scope(rt.index.engine) as s:
-        rows = list(
-            s.exec(
-                select(PostVersionRow, PostRow)
-                .where(PostVersionRow.post_id == PostRow.post_id)
-                .where(col(PostVersionRow.record_id).is_not(None))
-                .order_by(col(PostVersionRow.id))
-            )
-        )
-        by_record: dict[str, list[tuple[PostVersionRow, PostRow]]] = defaultdict(list)
-        for version, post in rows:
-            by_record[str(version.record_id)].append((version, post))
-        sources: dict[str, tuple[RecordRow, RecordRow, WarcFileRow]] = {}
-        for record_id in by_record:
-            record = s.get(RecordRow, record_id)
-            original = record
-            if record is not None and record.rec_type == "revisit" and record.refers_to:
-                original = s.get(RecordRow, record.refers_to)  # the payload lives there
-            warc = s.get(WarcFileRow, original.warc_name) if original else None
-            if record and original and warc and warc.status == "stored":
-                sources[record_id] = (record, original, warc)
     problems: list[AnchorProblem] = []
-    for record_id, (record, original, warc) in sources.items():
-        versions = by_record[record_id]
-        account = policies.accounts.get(versions[0][1].account)
+    for source in rt.index.fixity.version_sources():
+        record, original, warc = source.record, source.original, source.warc
+        record_id = record.record_id
+        account = policies.accounts.get(source.versions[0].account)
         if account is None or record.target_uri is None:
             continue
         try:
@@ -244,8 +183,8 @@ def post_versions_against_records(rt: Runtime) -> list[AnchorProblem]:
         except Exception as exc:  # an unreadable record is fixity's to report, not a post's
             get_logger().info("verify.record_not_parsed", record=record_id, error=str(exc))
             continue
-        for version, post in versions:
-            d = derived.get(post.native_id)
+        for version in source.versions:
+            d = derived.get(version.native_id)
             if d is None:
                 continue
             if (
@@ -258,8 +197,8 @@ def post_versions_against_records(rt: Runtime) -> list[AnchorProblem]:
                         "post_changed",
                         warc.key,
                         warc.name,
-                        f"post {post.post_id} ({post.account}) version {version.version}: the "
-                        f"index text differs from archived record {record_id} it was read "
+                        f"post {version.post_id} ({version.account}) version {version.version}: "
+                        f"the index text differs from archived record {record_id} it was read "
                         "from: the index was edited",
                     )
                 )

@@ -8,12 +8,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import col, func, select
-
 from archiver.errors import IntegrityError, ObjectNotFoundError, StorageError
-from archiver.index.api import jsonable, utc
-from archiver.index.db import session_scope
-from archiver.index.models import AuditEventRow
+from archiver.index.api import jsonable
 from archiver.logging import get_logger
 from archiver.runtime import Runtime
 
@@ -105,15 +101,10 @@ def write_chain_head(rt: Runtime, digest: str | None = None) -> ChainHead | None
     from a head the table still holds: when its event is gone or changed it is kept as
     evidence and IntegrityError is raised.
     """
-    with session_scope(rt.index.engine) as s:
-        query = select(AuditEventRow)
-        if digest is not None:
-            query = query.where(AuditEventRow.hash == digest)
-        row = s.exec(query.order_by(col(AuditEventRow.seq).desc()).limit(1)).first()
-        count = s.exec(select(func.count()).select_from(AuditEventRow)).one()
-        if row is None or row.seq is None:
-            return None
-        head = ChainHead(seq=row.seq, hash=row.hash, at=utc(row.at), events=int(count))
+    row, count = rt.index.audit_chain.newest(digest)
+    if row is None:
+        return None
+    head = ChainHead(seq=row.seq, hash=row.hash, at=row.at, events=count)
     body = _head_body(head)
     pending = pending_heads_dir(rt)
     try:
@@ -151,10 +142,7 @@ def ship_pending_heads(rt: Runtime) -> int:
         except (OSError, ValueError, TypeError, KeyError):
             get_logger().error("audit.pending_head_unreadable", file=path.name)
             continue
-        with session_scope(rt.index.engine) as s:
-            row = s.get(AuditEventRow, seq)
-            matches = row is not None and row.hash == digest
-        if not matches:
+        if rt.index.audit_chain.hash_of(seq) != digest:
             get_logger().error("audit.pending_head_mismatch", seq=seq, kept=path.name)
             continue
         _store_copy(rt, seq, body)
@@ -166,13 +154,11 @@ def ship_pending_heads(rt: Runtime) -> int:
 def _move_current_head(rt: Runtime, head: ChainHead, body: bytes) -> None:
     stored = read_head(rt)
     if stored is not None:
-        with session_scope(rt.index.engine) as s:
-            row = s.get(AuditEventRow, int(stored["seq"]))
-            if row is None or row.hash != stored["hash"]:
-                raise IntegrityError(
-                    f"the stored chain head (event {stored['seq']}) is not in the audit table "
-                    "as recorded; it is kept as evidence, run `archiver audit verify`"
-                )
+        if rt.index.audit_chain.hash_of(int(stored["seq"])) != stored["hash"]:
+            raise IntegrityError(
+                f"the stored chain head (event {stored['seq']}) is not in the audit table "
+                "as recorded; it is kept as evidence, run `archiver audit verify`"
+            )
         if int(stored["seq"]) >= head.seq:
             return  # another writer already stored this head or a newer one
     rt.store.put_bytes(HEAD_KEY, body)

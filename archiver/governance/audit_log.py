@@ -20,13 +20,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_
-from sqlmodel import col, select
-
 from archiver.governance.verify import ChainReport
-from archiver.index.api import AuditEventInfo, canonical_json, jsonable, utc
-from archiver.index.db import session_scope
-from archiver.index.models import AuditEventRow
+from archiver.index.api import AuditEventInfo, canonical_json, jsonable
 from archiver.runtime import Runtime
 
 EXPORT_FORMATS = ("csv", "json")
@@ -50,34 +45,18 @@ def list_events(
     rt: Runtime, where: AuditFilter, *, limit: int | None = None
 ) -> list[AuditEventInfo]:
     """The events that match, in chain order (the last ``limit`` when given)."""
-    q = select(AuditEventRow)
-    if where.since is not None:
-        q = q.where(col(AuditEventRow.at) >= where.since)
-    if where.until is not None:
-        q = q.where(col(AuditEventRow.at) <= where.until)
-    if where.actor:
-        q = q.where(AuditEventRow.actor == where.actor)
-    if where.action:
-        if where.action.endswith("*"):
-            q = q.where(col(AuditEventRow.action).startswith(where.action.rstrip("*")))
-        else:
-            q = q.where(AuditEventRow.action == where.action)
-    if where.capture:
-        q = q.where(
-            or_(
-                col(AuditEventRow.subject) == where.capture,
-                col(AuditEventRow.payload).contains(where.capture),
-            )
-        )
-    q = q.order_by(col(AuditEventRow.seq).desc())
-    if limit is not None:
-        q = q.limit(limit)
-    with session_scope(rt.index.engine) as s:
-        rows = list(s.exec(q))
+    rows = rt.index.audit_chain.select(
+        since=where.since,
+        until=where.until,
+        actor=where.actor,
+        action=where.action,
+        capture=where.capture,
+        limit=limit,
+    )
     return [
         AuditEventInfo(
-            seq=r.seq or 0,
-            at=utc(r.at),
+            seq=r.seq,
+            at=r.at,
             actor=r.actor,
             action=r.action,
             subject=r.subject,
@@ -85,7 +64,7 @@ def list_events(
             hash=r.hash,
             prev_hash=r.prev_hash,
         )
-        for r in reversed(rows)
+        for r in rows
     ]
 
 

@@ -6,13 +6,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import col, select
-
-from archiver.errors import NotFoundError, UsageError
+from archiver.errors import UsageError
 from archiver.governance.audit import record_event
 from archiver.index.api import CaptureSummary, utc
-from archiver.index.db import session_scope
-from archiver.index.models import CaptureRow, HoldRow, PostVersionRow
+from archiver.index.governance import Hold
 from archiver.logging import get_logger
 from archiver.runtime import Runtime
 
@@ -34,7 +31,7 @@ class HoldCriteria:
 class HoldMatcher:
     """Which active holds cover a capture. Built once per plan or execution (queries run once)."""
 
-    def __init__(self, rt: Runtime, holds: list[HoldRow]) -> None:
+    def __init__(self, rt: Runtime, holds: list[Hold]) -> None:
         self.holds = holds
         self._query_captures: dict[str, set[str]] = {}
         for hold in holds:
@@ -43,11 +40,9 @@ class HoldMatcher:
 
     @classmethod
     def active(cls, rt: Runtime) -> HoldMatcher:
-        with session_scope(rt.index.engine) as s:
-            rows = list(s.exec(select(HoldRow).where(col(HoldRow.released_at).is_(None))))
-        return cls(rt, rows)
+        return cls(rt, rt.index.governance.holds(include_released=False))
 
-    def covering(self, capture: CaptureSummary) -> list[HoldRow]:
+    def covering(self, capture: CaptureSummary) -> list[Hold]:
         """The active holds that cover ``capture``."""
         return [
             h
@@ -58,7 +53,7 @@ class HoldMatcher:
         ]
 
     def covers(
-        self, h: HoldRow, capture_id: str, account: str, series: str, started_at: datetime
+        self, h: Hold, capture_id: str, account: str, series: str, started_at: datetime
     ) -> bool:
         """Whether hold ``h`` (one of this matcher's) covers that capture: every criterion
         matches (account, series, capture time within from/to, a post matching the query)."""
@@ -76,18 +71,11 @@ class HoldMatcher:
 def _captures_matching(rt: Runtime, query: str) -> set[str]:
     """Captures holding any version of a post that matches ``query``."""
     posts = {p.post_id for p in rt.index.search(query, limit=1_000_000)}
-    if not posts:
-        return set()
-    with session_scope(rt.index.engine) as s:
-        rows = s.exec(
-            select(PostVersionRow.capture_id).where(col(PostVersionRow.post_id).in_(posts))
-        )
-        return set(rows)
+    return rt.index.governance.captures_of_posts(posts)
 
 
 def _all_captures(rt: Runtime) -> list[CaptureSummary]:
-    with session_scope(rt.index.engine) as s:
-        ids = list(s.exec(select(CaptureRow.capture_id).where(CaptureRow.status != "disposed")))
+    ids = rt.index.governance.live_capture_ids()
     return [rt.index.get_capture(i) for i in ids]
 
 
@@ -101,7 +89,7 @@ def _set_legal_holds(rt: Runtime, captures: list[CaptureSummary], on: bool) -> i
     return changed
 
 
-def add_hold(rt: Runtime, name: str, reason: str, criteria: HoldCriteria) -> tuple[HoldRow, int]:
+def add_hold(rt: Runtime, name: str, reason: str, criteria: HoldCriteria) -> tuple[Hold, int]:
     """Create a hold, put a legal hold on every stored object it covers; returns the hold and
     how many captures it covers now (later captures it matches are covered too)."""
     if criteria.is_empty():
@@ -109,7 +97,7 @@ def add_hold(rt: Runtime, name: str, reason: str, criteria: HoldCriteria) -> tup
     if not reason.strip():
         raise UsageError("a hold needs --reason: say why (case number, request, litigation)")
     now = rt.clock.now()
-    hold = HoldRow(
+    hold = Hold(
         hold_id=f"hold-{now:%Y%m%d}-{secrets.token_hex(3)}",
         name=name,
         reason=reason,
@@ -121,8 +109,7 @@ def add_hold(rt: Runtime, name: str, reason: str, criteria: HoldCriteria) -> tup
         created_by=rt.settings.actor,
         created_at=now,
     )
-    with session_scope(rt.index.engine) as s:
-        s.add(hold)
+    rt.index.governance.add_hold(hold)
     matcher = HoldMatcher(rt, [hold])
     covered = [c for c in _all_captures(rt) if matcher.covering(c)]
     objects = _set_legal_holds(rt, covered, True)
@@ -142,27 +129,16 @@ def add_hold(rt: Runtime, name: str, reason: str, criteria: HoldCriteria) -> tup
     return hold, len(covered)
 
 
-def list_holds(rt: Runtime, *, include_released: bool = True) -> list[HoldRow]:
-    with session_scope(rt.index.engine) as s:
-        q = select(HoldRow).order_by(col(HoldRow.created_at))
-        if not include_released:
-            q = q.where(col(HoldRow.released_at).is_(None))
-        return list(s.exec(q))
+def list_holds(rt: Runtime, *, include_released: bool = True) -> list[Hold]:
+    return rt.index.governance.holds(include_released=include_released)
 
 
-def release_hold(rt: Runtime, hold_id: str, reason: str) -> tuple[HoldRow, int]:
+def release_hold(rt: Runtime, hold_id: str, reason: str) -> tuple[Hold, int]:
     """Release a hold; lift the store's legal hold only where no other active hold covers."""
     if not reason.strip():
         raise UsageError("releasing a hold needs --reason")
     now = rt.clock.now()
-    with session_scope(rt.index.engine) as s:
-        hold = s.get(HoldRow, hold_id)
-        if hold is None:
-            raise NotFoundError(f"no hold {hold_id!r}; see `archiver hold list`")
-        if hold.released_at is not None:
-            raise UsageError(f"hold {hold_id} was already released at {hold.released_at}")
-        hold.released_at, hold.released_by, hold.release_reason = now, rt.settings.actor, reason
-        s.add(hold)
+    hold = rt.index.governance.release_hold(hold_id, at=now, by=rt.settings.actor, reason=reason)
     released = HoldMatcher(rt, [hold])
     others = HoldMatcher.active(rt)
     freed = [c for c in _all_captures(rt) if released.covering(c) and not others.covering(c)]

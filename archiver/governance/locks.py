@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import col, select
-
 from archiver.governance.audit import record_event
 from archiver.governance.retention import retain_until
-from archiver.index.api import utc
-from archiver.index.db import session_scope
-from archiver.index.models import CaptureRow, RecordRow, WarcFileRow
 from archiver.policy.model import UNSCHEDULED
 from archiver.runtime import Runtime
 
@@ -20,39 +15,20 @@ def required_locks(rt: Runtime) -> dict[str, datetime]:
     schedule, or later when revisits in a later capture depend on its records (a dedup
     original's retain-until is the latest of its revisits')."""
     policies = rt.policies or rt.reload_policies()
-    with session_scope(rt.index.engine) as s:
-        warcs = list(s.exec(select(WarcFileRow).where(WarcFileRow.status == "stored")))
-        captures = {c.capture_id: c for c in s.exec(select(CaptureRow))}
-        revisits = list(
-            s.exec(
-                select(RecordRow.capture_id, RecordRow.refers_to).where(
-                    RecordRow.rec_type == "revisit", col(RecordRow.refers_to).is_not(None)
-                )
-            )
-        )
-        originals = {
-            record_id: warc_name
-            for record_id, warc_name in s.exec(
-                select(RecordRow.record_id, RecordRow.warc_name).where(
-                    col(RecordRow.record_id).in_([r for _, r in revisits])
-                )
-            )
-        }
+    found = rt.index.governance.lock_inputs()
 
     def capture_until(capture_id: str) -> datetime | None:
-        c = captures[capture_id]
-        series = policies.series.get(c.series, UNSCHEDULED)
-        return retain_until(series, utc(c.started_at))
+        series_id, started_at = found.captures[capture_id]
+        return retain_until(policies.series.get(series_id, UNSCHEDULED), started_at)
 
     needed: dict[str, datetime] = {}
-    for w in warcs:
-        until = capture_until(w.capture_id)
-        if until is not None:
-            needed[w.name] = until
-    for capture_id, refers_to in revisits:
-        warc_name = originals.get(refers_to or "")
+    for name, capture_id in found.stored_files.items():
         until = capture_until(capture_id)
-        if warc_name and until is not None and warc_name in {w.name for w in warcs}:
+        if until is not None:
+            needed[name] = until
+    for capture_id, warc_name in found.revisits:
+        until = capture_until(capture_id)
+        if warc_name and until is not None and warc_name in found.stored_files:
             needed[warc_name] = max(needed.get(warc_name, until), until)
     return needed
 
@@ -68,11 +44,7 @@ def extend_locks(rt: Runtime) -> dict[str, datetime]:
         if until <= rt.clock.now():
             continue  # already due: nothing to lock
         rt.store.set_retention(warc.key, until)
-        with session_scope(rt.index.engine) as s:
-            row = s.get(WarcFileRow, name)
-            assert row is not None
-            row.retain_until = until
-            s.add(row)
+        rt.index.governance.set_retain_until(name, until)
         extended[name] = until
     if extended:
         record_event(rt, "retention.locks_extended", "store", {"objects": extended})
@@ -87,11 +59,7 @@ def extend_originals_of(rt: Runtime, capture_id: str) -> dict[str, datetime]:
     until = retain_until(policies.series.get(capture.series, UNSCHEDULED), capture.started_at)
     if until is None or until <= rt.clock.now():
         return {}
-    with session_scope(rt.index.engine) as s:
-        refers = select(RecordRow.refers_to).where(
-            RecordRow.capture_id == capture_id, RecordRow.rec_type == "revisit"
-        )
-        names = set(s.exec(select(RecordRow.warc_name).where(col(RecordRow.record_id).in_(refers))))
+    names = rt.index.governance.files_revisited_by(capture_id)
     extended: dict[str, datetime] = {}
     for name in sorted(names):
         warc = rt.index.get_warc(name)
@@ -100,11 +68,7 @@ def extend_originals_of(rt: Runtime, capture_id: str) -> dict[str, datetime]:
         if warc.retain_until is not None and warc.retain_until >= until:
             continue
         rt.store.set_retention(warc.key, until)
-        with session_scope(rt.index.engine) as s:
-            row = s.get(WarcFileRow, name)
-            assert row is not None
-            row.retain_until = until
-            s.add(row)
+        rt.index.governance.set_retain_until(name, until)
         extended[name] = until
     if extended:
         record_event(rt, "retention.locks_extended", capture_id, {"objects": extended})

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import col, select
-
 from archiver.governance.audit import record_event
-from archiver.index.db import session_scope
-from archiver.index.models import AuditEventRow
 from archiver.runtime import Runtime
 
 
@@ -14,13 +10,7 @@ def record_policy_in_force(rt: Runtime) -> bool:
     """Append a ``policy.loaded`` event when the policy hash differs from the last one recorded
     (so the chain says which rules governed every later act). Returns True when one was added."""
     policies = rt.policies or rt.reload_policies()
-    with session_scope(rt.index.engine) as s:
-        last = s.exec(
-            select(AuditEventRow.subject)
-            .where(AuditEventRow.action == "policy.loaded")
-            .order_by(col(AuditEventRow.seq).desc())
-            .limit(1)
-        ).first()
+    last = rt.index.audit_chain.last_subject("policy.loaded")
     if last == policies.policy_hash:
         return False
     record_event(

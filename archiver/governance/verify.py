@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from sqlmodel import col, select
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
@@ -30,8 +29,7 @@ from archiver.governance.audit import (
     record_event,
 )
 from archiver.index.api import GENESIS, audit_hash, utc
-from archiver.index.db import session_scope
-from archiver.index.models import AuditEventRow, WarcFileRow
+from archiver.index.audit import StoredAuditEvent
 from archiver.runtime import Runtime
 
 GOVERNANCE_PREFIXES = ("audit/", "certificates/", "transfers/")
@@ -62,8 +60,7 @@ def verify_chain(rt: Runtime) -> ChainReport:
     head (slipped in, at the end or anywhere). ``head_seq``/``head_hash`` are always the
     table's last event.
     """
-    with session_scope(rt.index.engine) as s:
-        events = list(s.exec(select(AuditEventRow).order_by(col(AuditEventRow.seq))))
+    events = rt.index.audit_chain.all()
     last = events[-1] if events else None
 
     try:
@@ -156,7 +153,7 @@ def _is_copy(key: str) -> bool:
     return name.endswith(".json") and name.removesuffix(".json").isdigit()
 
 
-def _pending(rt: Runtime, event: AuditEventRow) -> bool:
+def _pending(rt: Runtime, event: StoredAuditEvent) -> bool:
     """True when ``event``'s head waits in the data dir (the store was down): anchored, not
     yet shipped."""
     path = pending_heads_dir(rt) / f"{event.seq:012d}.json"
@@ -257,14 +254,7 @@ def verify_store(
     does not know and these disagreements become audit events; the run itself is one too.
     ``sample`` checks N random objects (the index checks always cover everything).
     """
-    with session_scope(rt.index.engine) as s:
-        warcs = list(
-            s.exec(
-                select(WarcFileRow)
-                .where(WarcFileRow.status == "stored")
-                .order_by(col(WarcFileRow.name))
-            )
-        )
+    warcs = rt.index.list_warcs(status="stored")
     if sample is not None:
         warcs = (rng or random.Random()).sample(warcs, min(sample, len(warcs)))
     report = FixityReport(full=full)
@@ -311,19 +301,14 @@ def verify_store(
         if a.name in passed and a.kind in ("changed", "unaudited"):
             passed.remove(a.name)
     report.passed = len(passed)
-    with session_scope(rt.index.engine) as s:  # listing is cheap: every run looks for strays
-        known = set(s.exec(select(WarcFileRow.key)))
+    known = rt.index.fixity.known_keys()  # listing is cheap: every run looks for strays
     for obj in rt.store.list():
         if obj.key not in known and not obj.key.startswith(GOVERNANCE_PREFIXES):
             report.problems.append(
                 FixityProblem("unknown", obj.key, None, "in the store, not in the index")
             )
-    with session_scope(rt.index.engine) as s:  # only a full re-read counts as verified
-        for name in passed if full else []:
-            row = s.get(WarcFileRow, name)
-            if row is not None:
-                row.last_verified_at = now
-                s.add(row)
+    if full:  # only a full re-read counts as verified
+        rt.index.fixity.mark_verified(passed, now)
     for p in report.problems:
         action = {
             "missing": "fixity.missing",

@@ -8,10 +8,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, or_, update
 from sqlalchemy import select as sa_select
@@ -20,7 +20,35 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
 from archiver.errors import NotFoundError, UsageError
+from archiver.index.audit import AuditQueries
+from archiver.index.common import (
+    CaptureSummary as CaptureSummary,
+)
+from archiver.index.common import (
+    PostSummary as PostSummary,
+)
+from archiver.index.common import (
+    RecordExtra as RecordExtra,
+)
+from archiver.index.common import (
+    RecordInfo as RecordInfo,
+)
+from archiver.index.common import (
+    VersionInfo as VersionInfo,
+)
+from archiver.index.common import (
+    WarcFileInfo as WarcFileInfo,
+)
+from archiver.index.common import (
+    _capture,
+    _record,
+    _warc,
+)
+from archiver.index.common import (
+    utc as utc,
+)
 from archiver.index.db import is_initialized, make_engine, migrate, session_scope, unreachable
+from archiver.index.fixity import FixityQueries
 from archiver.index.fulltext import (
     SearchDoc,
     SearchEngine,
@@ -28,6 +56,7 @@ from archiver.index.fulltext import (
     SqlSearch,
     open_search_engine,
 )
+from archiver.index.governance import GovernanceQueries
 from archiver.index.models import (
     AuditEventRow,
     CaptureRow,
@@ -41,17 +70,6 @@ from archiver.index.search import parse_query
 from archiver.warc.writer import WrittenRecord
 
 GENESIS = "0" * 64
-
-
-@overload
-def utc(value: datetime) -> datetime: ...
-@overload
-def utc(value: None) -> None: ...
-def utc(value: datetime | None) -> datetime | None:
-    """Normalize a datetime read back from the database to aware UTC (SQLite drops tzinfo)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _with_latest_version() -> Any:
@@ -123,157 +141,6 @@ def _storable(post: NormalizedPost) -> NormalizedPost:
     return replace(post, **changed) if changed else post
 
 
-@dataclass(frozen=True)
-class CaptureSummary:
-    capture_id: str
-    account: str
-    series: str
-    platform: str
-    status: str
-    trigger: str
-    started_at: datetime
-    finished_at: datetime | None
-    records: int
-    bytes: int
-    warc_files: int
-    posts: dict[str, int]
-    error: str | None
-    policy_hash: str
-    actor: str
-    ledger: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class PostSummary:
-    post_id: str
-    account: str
-    series: str
-    platform: str
-    native_id: str
-    url: str | None
-    title: str | None
-    text: str
-    author: str | None
-    published_at: datetime | None
-    captured_at: datetime
-    versions: int
-    edited: bool
-    deleted: bool
-    snippet: str | None = None
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    version: int
-    title: str | None
-    text: str
-    captured_at: datetime
-    capture_id: str
-    record_id: str | None
-    published_at: datetime | None
-    edited_at: datetime | None
-    content_hash: str
-
-
-@dataclass(frozen=True)
-class RecordInfo:
-    record_id: str
-    warc_name: str
-    offset: int
-    length: int
-    rec_type: str
-    target_uri: str | None
-    date: datetime
-    status_code: int | None
-    mime: str | None
-    payload_digest: str | None
-    block_digest: str
-    refers_to: str | None
-    capture_id: str
-    account: str
-    series: str
-
-
-@dataclass(frozen=True)
-class WarcFileInfo:
-    name: str
-    capture_id: str
-    account: str
-    series: str
-    key: str
-    size: int
-    sha256: str
-    status: str
-    created_at: datetime
-    stored_at: datetime | None
-    retain_until: datetime | None
-
-
-@dataclass(frozen=True)
-class RecordExtra:
-    """What the index keeps beside a written record (from the HTTP block)."""
-
-    status_code: int | None = None
-    mime: str | None = None
-
-
-def _capture(row: CaptureRow) -> CaptureSummary:
-    return CaptureSummary(
-        capture_id=row.capture_id,
-        account=row.account,
-        series=row.series,
-        platform=row.platform,
-        status=row.status,
-        trigger=row.trigger,
-        started_at=utc(row.started_at),
-        finished_at=utc(row.finished_at),
-        records=row.records,
-        bytes=row.bytes,
-        warc_files=row.warc_files,
-        posts={"new": row.posts_new, "edited": row.posts_edited, "deleted": row.posts_deleted},
-        error=row.error,
-        policy_hash=row.policy_hash,
-        actor=row.actor,
-        ledger=json.loads(row.ledger or "{}"),
-    )
-
-
-def _record(row: RecordRow) -> RecordInfo:
-    return RecordInfo(
-        record_id=row.record_id,
-        warc_name=row.warc_name,
-        offset=row.offset,
-        length=row.length,
-        rec_type=row.rec_type,
-        target_uri=row.target_uri,
-        date=utc(row.date),
-        status_code=row.status_code,
-        mime=row.mime,
-        payload_digest=row.payload_digest,
-        block_digest=row.block_digest,
-        refers_to=row.refers_to,
-        capture_id=row.capture_id,
-        account=row.account,
-        series=row.series,
-    )
-
-
-def _warc(row: WarcFileRow) -> WarcFileInfo:
-    return WarcFileInfo(
-        name=row.name,
-        capture_id=row.capture_id,
-        account=row.account,
-        series=row.series,
-        key=row.key,
-        size=row.size,
-        sha256=row.sha256,
-        status=row.status,
-        created_at=utc(row.created_at),
-        stored_at=utc(row.stored_at),
-        retain_until=utc(row.retain_until),
-    )
-
-
 _SUMMARY_POST = (
     "post_id",
     "account",
@@ -299,6 +166,12 @@ class Index:
         self.dialect = engine.dialect.name
         self.fulltext: SearchEngine = fulltext or SqlSearch(engine)
         """The full-text engine (derived from these tables; see :mod:`archiver.index.fulltext`)."""
+        self.audit_chain = AuditQueries(engine)
+        """Reads of the audit chain (:mod:`archiver.index.audit`)."""
+        self.fixity = FixityQueries(engine)
+        """What the integrity checks compare (:mod:`archiver.index.fixity`)."""
+        self.governance = GovernanceQueries(engine)
+        """Holds and retention inputs (:mod:`archiver.index.governance`)."""
 
     @classmethod
     def open(
@@ -319,6 +192,20 @@ class Index:
                 f"the index at {engine.url.render_as_string()} has no schema; run `archiver init`"
             )
         return cls(engine, open_search_engine(search_engine, engine, search_dir))
+
+    def migrate(self) -> str:
+        """Create or upgrade the schema to the newest revision; returns that revision."""
+        return migrate(self.engine)
+
+    def last_capture_starts(self) -> dict[str, datetime]:
+        """Account id → the start of its latest capture (any status)."""
+        with session_scope(self.engine) as s:
+            rows = s.exec(
+                select(CaptureRow.account, func.max(CaptureRow.started_at)).group_by(
+                    CaptureRow.account
+                )
+            )
+            return {account: utc(at) for account, at in rows if at is not None}
 
     def ping(self) -> None:
         """Raise DatabaseError when the database cannot be reached."""

@@ -27,7 +27,7 @@ from archiver.governance.disposition import schedule_retain_until
 from archiver.governance.holds import HoldMatcher, list_holds
 from archiver.governance.retention import retain_until
 from archiver.index.api import CaptureSummary, jsonable, utc
-from archiver.index.models import HoldRow
+from archiver.index.governance import Hold
 from archiver.policy.model import UNSCHEDULED
 from archiver.runtime import Runtime
 from archiver.service.timing import next_fire
@@ -180,7 +180,7 @@ def _captures(rt: Runtime, as_of: datetime) -> list[_Capture]:
     return found
 
 
-def _holds_then(rt: Runtime, as_of: datetime) -> list[tuple[HoldRow, bool]]:
+def _holds_then(rt: Runtime, as_of: datetime) -> list[tuple[Hold, bool]]:
     """Every hold placed by ``as_of``, with whether it was still active then."""
     return [
         (h, h.released_at is None or utc(h.released_at) > as_of)

@@ -18,15 +18,10 @@ from typing import Any
 from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import func
-from sqlmodel import select
 
 from archiver.capture.job import capture_account
 from archiver.capture.recovery import recover_spool
 from archiver.errors import ArchiverError, PolicyError
-from archiver.index.api import utc
-from archiver.index.db import session_scope
-from archiver.index.models import CaptureRow
 from archiver.logging import get_logger
 from archiver.policy.model import Account, PolicySet
 from archiver.runtime import Runtime
@@ -40,11 +35,7 @@ CLOCK_STEP_TOLERANCE = timedelta(seconds=1)
 
 def last_runs(rt: Runtime) -> dict[str, datetime]:
     """The start of each account's latest capture, from the index (survives restarts)."""
-    with session_scope(rt.index.engine) as s:
-        rows = s.exec(
-            select(CaptureRow.account, func.max(CaptureRow.started_at)).group_by(CaptureRow.account)
-        )
-        return {account: utc(at) for account, at in rows if at is not None}
+    return rt.index.last_capture_starts()
 
 
 def run_once(rt: Runtime) -> int:
