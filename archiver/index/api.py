@@ -480,6 +480,23 @@ class Index:
                 q = q.where(RecordRow.date <= until)
             return [_record(r) for r in s.exec(q)]
 
+    def records_for_uris(self, uris: Iterable[str]) -> dict[str, list[RecordInfo]]:
+        """:meth:`records_for_uri` of many URIs in set queries: URI -> its response, revisit
+        and resource records, newest first (URIs without any are absent)."""
+        wanted = sorted(set(uris))
+        found: dict[str, list[RecordInfo]] = {}
+        with session_scope(self.engine) as s:
+            for start in range(0, len(wanted), 500):
+                q = (
+                    select(RecordRow)
+                    .where(col(RecordRow.target_uri).in_(wanted[start : start + 500]))
+                    .where(col(RecordRow.rec_type).in_(["response", "revisit", "resource"]))
+                    .order_by(col(RecordRow.date).desc())
+                )
+                for r in s.exec(q):
+                    found.setdefault(str(r.target_uri), []).append(_record(r))
+        return found
+
     def capture_totals(self, capture_id: str) -> tuple[int, int, int]:
         """(records, WARC files, bytes) the index holds for a capture, over all its files."""
         with session_scope(self.engine) as s:
@@ -521,6 +538,28 @@ class Index:
                 .limit(1)
             ).first()
             return _record(row) if row else None
+
+    def last_originals(
+        self, series: str, uris: Iterable[str], *, rec_type: str = "response"
+    ) -> dict[str, RecordInfo]:
+        """:meth:`last_original` of many URIs in set queries: URI -> its newest ``rec_type``
+        record in ``series`` (URIs without one are absent)."""
+        wanted = sorted(set(uris))
+        found: dict[str, RecordInfo] = {}
+        with session_scope(self.engine) as s:
+            for start in range(0, len(wanted), 500):
+                q = (
+                    select(RecordRow)
+                    .where(
+                        RecordRow.series == series,
+                        col(RecordRow.target_uri).in_(wanted[start : start + 500]),
+                        RecordRow.rec_type == rec_type,
+                    )
+                    .order_by(col(RecordRow.date).desc())
+                )
+                for r in s.exec(q):
+                    found.setdefault(str(r.target_uri), _record(r))
+        return found
 
     # --- posts ----------------------------------------------------------------------------------
 
@@ -841,6 +880,46 @@ class Index:
                     f"no post {ident!r}; find ids with `archiver search` or `archiver posts list`"
                 )
             return row
+
+    def versions_of(self, post_ids: Iterable[str]) -> dict[str, list[VersionInfo]]:
+        """The versions of many posts (by ``post_id``) in set queries, oldest first: what
+        :meth:`history` returns for each (posts without versions are absent)."""
+        wanted = sorted(set(post_ids))
+        v = PostVersionRow.__table__  # type: ignore[attr-defined]
+        found: dict[str, list[VersionInfo]] = {}
+        with self.engine.connect() as conn:  # columns, not ORM rows: no ``raw`` payloads
+            for start in range(0, len(wanted), 500):
+                rows = conn.execute(
+                    sa_select(
+                        v.c.post_id,
+                        v.c.version,
+                        v.c.title,
+                        v.c.text,
+                        v.c.captured_at,
+                        v.c.capture_id,
+                        v.c.record_id,
+                        v.c.published_at,
+                        v.c.edited_at,
+                        v.c.content_hash,
+                    )
+                    .where(v.c.post_id.in_(wanted[start : start + 500]))
+                    .order_by(v.c.post_id, v.c.version)
+                )
+                for r in rows:
+                    found.setdefault(r.post_id, []).append(
+                        VersionInfo(
+                            version=r.version,
+                            title=r.title,
+                            text=r.text,
+                            captured_at=utc(r.captured_at),
+                            capture_id=r.capture_id,
+                            record_id=r.record_id,
+                            published_at=utc(r.published_at),
+                            edited_at=utc(r.edited_at),
+                            content_hash=r.content_hash,
+                        )
+                    )
+        return found
 
     def history(self, ident: str) -> tuple[PostRow, list[VersionInfo], list[PostEventRow]]:
         post = self.find_post(ident)
