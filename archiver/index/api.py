@@ -402,35 +402,38 @@ class Index:
     ) -> int:
         """Index a closed WARC file and its records. Idempotent: rows already present are kept,
         so a file indexed before a crash is not indexed twice. Returns records added."""
-        added = 0
+        rows: list[dict[str, Any]] = []
         with session_scope(self.engine) as s:
             if s.get(WarcFileRow, info.name) is None:
                 s.add(info)
+                s.flush()  # the file row before its records (foreign key)
             known = set(s.exec(select(RecordRow.record_id).where(RecordRow.warc_name == info.name)))
             for rec, extra in records:
                 if rec.record_id in known:
                     continue
-                s.add(
-                    RecordRow(
-                        record_id=rec.record_id,
-                        warc_name=info.name,
-                        offset=rec.offset,
-                        length=rec.length,
-                        rec_type=rec.rec_type,
-                        target_uri=rec.target_uri,
-                        date=rec.date,
-                        status_code=extra.status_code,
-                        mime=extra.mime,
-                        payload_digest=rec.payload_digest,
-                        block_digest=rec.block_digest,
-                        refers_to=rec.refers_to,
-                        capture_id=info.capture_id,
-                        account=info.account,
-                        series=info.series,
-                    )
+                known.add(rec.record_id)
+                rows.append(
+                    {
+                        "record_id": rec.record_id,
+                        "warc_name": info.name,
+                        "offset": rec.offset,
+                        "length": rec.length,
+                        "rec_type": rec.rec_type,
+                        "target_uri": rec.target_uri,
+                        "date": rec.date,
+                        "status_code": extra.status_code,
+                        "mime": extra.mime,
+                        "payload_digest": rec.payload_digest,
+                        "block_digest": rec.block_digest,
+                        "refers_to": rec.refers_to,
+                        "capture_id": info.capture_id,
+                        "account": info.account,
+                        "series": info.series,
+                    }
                 )
-                added += 1
-        return added
+            if rows:  # one executemany, not an ORM object per record
+                s.connection().execute(insert(RecordRow.__table__), rows)  # type: ignore[attr-defined]
+        return len(rows)
 
     def mark_stored(
         self, name: str, *, store_url: str, at: datetime, retain_until: datetime | None
@@ -577,17 +580,23 @@ class Index:
         """Add or version posts seen in a capture: a new post gets version 1, a post whose
         content changed gets a new version (every version kept) and an ``edited`` event.
         Written ``page`` posts per transaction, each page in set operations; the search
-        engine gets a page's new versions after that page has committed.
+        engine gets all new versions in one write after the last page has committed (what a
+        crash in between loses there, its next check adds from the SQL index).
         Returns counts ``{new, edited, unchanged}``."""
         counts = {"new": 0, "edited": 0, "unchanged": 0}
+        docs: list[SearchDoc] = []
         batch: list[NormalizedPost] = []
-        for found in posts:
-            batch.append(_storable(found))
-            if len(batch) >= page:
-                self._record_page(account, series, platform, capture_id, captured_at, batch, counts)
-                batch = []
-        if batch:
-            self._record_page(account, series, platform, capture_id, captured_at, batch, counts)
+        where = (account, series, platform, capture_id, captured_at)
+        try:
+            for found in posts:
+                batch.append(_storable(found))
+                if len(batch) >= page:
+                    self._record_page(*where, batch, counts, docs)
+                    batch = []
+            if batch:
+                self._record_page(*where, batch, counts, docs)
+        finally:  # the pages that committed, even when a later one failed
+            self.fulltext.add(docs)
         return counts
 
     def _record_page(
@@ -599,6 +608,7 @@ class Index:
         captured_at: datetime,
         page: list[NormalizedPost],
         counts: dict[str, int],
+        docs: list[SearchDoc],
     ) -> None:
         """One page of :meth:`record_posts`: one SELECT of the page's known posts and their
         latest versions, then inserts and updates as executemany, in one transaction. A post
@@ -705,18 +715,22 @@ class Index:
                 )
             ids: list[int] = []
             if versions:
-                ids = [
-                    int(r[0])
-                    for r in conn.execute(
-                        insert(versions_t).returning(versions_t.c.id, sort_by_parameter_order=True),
+                # RETURNING matched by key, not by order: with ``sort_by_parameter_order``
+                # SQLite would run one INSERT per version
+                made = {
+                    (str(pid), int(number)): int(vid)
+                    for vid, pid, number in conn.execute(
+                        insert(versions_t).returning(
+                            versions_t.c.id, versions_t.c.post_id, versions_t.c.version
+                        ),
                         versions,
                     )
-                ]
+                }
+                ids = [made[(v["post_id"], v["version"])] for v in versions]
             if events:
                 conn.execute(insert(events_t), events)
         rows = {**known, **inserted}
-        self.fulltext.add(
-            [
+        docs.extend(
                 SearchDoc(
                     version_id=vid,
                     post_id=v["post_id"],
@@ -729,7 +743,6 @@ class Index:
                     text=v["text"],
                 )
                 for vid, v in zip(ids, versions, strict=True)
-            ]
         )
 
     @staticmethod
