@@ -508,7 +508,7 @@ def _write(
     when: datetime,
     sources: Iterable[str | None],
     *,
-    original: RecordInfo | None | Literal["ask"] = "ask",
+    original: RecordInfo | Literal["ask"] | None = "ask",
 ) -> WrittenPage:
     """Write the page at ``uri``: a revisit of ``original`` (the newest page at ``uri`` in the
     series, read from the index when not given) when the page is the same."""

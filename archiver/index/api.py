@@ -25,6 +25,7 @@ from archiver.index.fulltext import (
     SearchDoc,
     SearchEngine,
     SearchFilter,
+    SearchHit,
     SqlSearch,
     open_search_engine,
 )
@@ -731,18 +732,18 @@ class Index:
                 conn.execute(insert(events_t), events)
         rows = {**known, **inserted}
         docs.extend(
-                SearchDoc(
-                    version_id=vid,
-                    post_id=v["post_id"],
-                    capture_id=capture_id,
-                    account=account,
-                    series=rows[v["post_id"]]["series"],
-                    platform=rows[v["post_id"]]["platform"],
-                    published_at=rows[v["post_id"]]["published_at"],
-                    title=v["title"] or "",
-                    text=v["text"],
-                )
-                for vid, v in zip(ids, versions, strict=True)
+            SearchDoc(
+                version_id=vid,
+                post_id=v["post_id"],
+                capture_id=capture_id,
+                account=account,
+                series=rows[v["post_id"]]["series"],
+                platform=rows[v["post_id"]]["platform"],
+                published_at=rows[v["post_id"]]["published_at"],
+                title=v["title"] or "",
+                text=v["text"],
+            )
+            for vid, v in zip(ids, versions, strict=True)
         )
 
     @staticmethod
@@ -983,44 +984,23 @@ class Index:
         best first; ``since``/``until`` bound the publication time; ``edited``/``deleted``
         keep only posts with more than one version / detected as deleted."""
         parse_query(query)  # a query with nothing to search for is refused on every engine
-        hits = self.fulltext.search(
-            query,
-            SearchFilter(
-                account=account,
-                series=series,
-                platform=platform,
-                since=since,
-                until=until,
-                edited=edited,
-                deleted=deleted,
-            ),
-            limit,
+        filters = SearchFilter(
+            account=account,
+            series=series,
+            platform=platform,
+            since=since,
+            until=until,
+            edited=edited,
+            deleted=deleted,
         )
-        ids = [h.version_id for h in hits]
-        snippets = {h.version_id: h.snippet for h in hits}
-        posts_t, versions_t = PostRow.__table__, PostVersionRow.__table__  # type: ignore[attr-defined]
-        columns = [posts_t.c[name] for name in _SUMMARY_POST] + [
-            versions_t.c.id,
-            versions_t.c.title,
-            versions_t.c.text,
-            versions_t.c.captured_at,
-        ]
-        found: dict[int, PostSummary] = {}
-        with self.engine.connect() as conn:  # columns, not ORM rows: no ``raw`` payloads
-            for start in range(0, len(ids), 500):
-                for r in conn.execute(
-                    sa_select(*columns)
-                    .join(versions_t, versions_t.c.post_id == posts_t.c.post_id)
-                    .where(versions_t.c.id.in_(ids[start : start + 500]))
-                ):
-                    m = r._mapping
-                    found[int(m["id"])] = PostSummary(
-                        **{name: m[name] for name in _SUMMARY_POST},
-                        title=m["title"],
-                        text=m["text"],
-                        captured_at=utc(m["captured_at"]),
-                        snippet=snippets.get(int(m["id"])),
-                    )
+        # one SQL round trip a search: the rows of the hits carry the index's highest version
+        # id, which tells whether the engine missed versions (then it catches up and the
+        # search runs again)
+        hits = self.fulltext.search(query, filters, limit, catch_up=False)
+        ids, found, top = self._hit_rows(hits)
+        if self.fulltext.catch_up_to(top):
+            hits = self.fulltext.search(query, filters, limit, catch_up=False)
+            ids, found, _ = self._hit_rows(hits)
         gone = [vid for vid in ids if vid not in found]
         if gone:  # disposed since the engine indexed them (elsewhere): the engine forgets them
             self.fulltext.delete_versions(gone)
@@ -1029,6 +1009,43 @@ class Index:
             for vid in ids
             if vid in found
         ]
+
+    def _hit_rows(self, hits: list[SearchHit]) -> tuple[list[int], dict[int, PostSummary], int]:
+        """(version ids of ``hits``, their summaries by version id, the highest version id in
+        the index), in one query for up to 500 hits."""
+        ids = [h.version_id for h in hits]
+        snippets = {h.version_id: h.snippet for h in hits}
+        posts_t, versions_t = PostRow.__table__, PostVersionRow.__table__  # type: ignore[attr-defined]
+        highest = sa_select(func.max(versions_t.c.id))
+        top_q = highest.scalar_subquery()
+        columns = [posts_t.c[name] for name in _SUMMARY_POST] + [
+            versions_t.c.id,
+            versions_t.c.title,
+            versions_t.c.text,
+            versions_t.c.captured_at,
+            top_q.label("top_id"),
+        ]
+        found: dict[int, PostSummary] = {}
+        top: int | None = None
+        with self.engine.connect() as conn:  # columns, not ORM rows: no ``raw`` payloads
+            for start in range(0, len(ids), 500):
+                for r in conn.execute(
+                    sa_select(*columns)
+                    .join(versions_t, versions_t.c.post_id == posts_t.c.post_id)
+                    .where(versions_t.c.id.in_(ids[start : start + 500]))
+                ):
+                    m = r._mapping
+                    top = int(m["top_id"] or 0)
+                    found[int(m["id"])] = PostSummary(
+                        **{name: m[name] for name in _SUMMARY_POST},
+                        title=m["title"],
+                        text=m["text"],
+                        captured_at=utc(m["captured_at"]),
+                        snippet=snippets.get(int(m["id"])),
+                    )
+            if top is None:  # no rows to carry it
+                top = int(conn.execute(highest).scalar() or 0)
+        return ids, found, top
 
     # --- audit ------------------------------------------------------------------------------------
 

@@ -86,7 +86,13 @@ class SqlSearch:
     def delete_versions(self, version_ids: Sequence[int]) -> None:
         """Nothing to do (see :meth:`delete_capture`)."""
 
-    def search(self, query: str, filters: SearchFilter, limit: int) -> list[SearchHit]:
+    def catch_up_to(self, top: int) -> bool:
+        """Always False: every search reads the SQL index itself."""
+        return False
+
+    def search(
+        self, query: str, filters: SearchFilter, limit: int, *, catch_up: bool = True
+    ) -> list[SearchHit]:
         """BM25 (FTS5) or ``ts_rank`` (PostgreSQL) over the ``limit * 4`` best versions, of
         every version the SQL index holds (the FTS5 table is caught up first)."""
         terms = parse_query(query)
