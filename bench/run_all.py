@@ -95,6 +95,7 @@ def corpus(folder: Path, database_url: str | None, posts: int) -> tuple[Runtime,
         "policies": policies,
         "log_level": "warning",
         "actor": "bench",
+        "actor_override": True,  # a benchmark, not an operator
     }
     sql_rt = Runtime.build(load_settings({}, **common, search_engine="sql"), create=True)
     loaded = 0.0

@@ -113,6 +113,47 @@ def test_search_syntax_filters_and_snippets(
     assert prefix_hit.snippet and "[measurements]" in prefix_hit.snippet.lower()
 
 
+def fts_rows(rt: Runtime) -> int | None:
+    """Rows of SQLite's FTS5 table (None on PostgreSQL, whose column is generated)."""
+    if rt.index.dialect != "sqlite":
+        return None
+    with rt.index.engine.connect() as conn:
+        return int(conn.exec_driver_sql("SELECT count(*) FROM post_search").scalar_one())
+
+
+def test_switching_to_the_sql_engine_finds_what_tantivy_captures_added(
+    make_runtime: MakeRuntime, sim: Simulator
+) -> None:
+    """Under tantivy the SQL full-text table is not filled (no version indexed twice); the
+    ``sql`` engine catches it up at open and at each search, then keeps it filled."""
+    first = make_runtime(search_engine="sql")
+    capture_account(first, NASA)
+    before = fts_rows(first)
+    rt = make_runtime(create=False)  # tantivy, the default
+    sim.advance()
+    capture_account(rt, NASA)
+    capture_account(rt, USGS)
+    versions = sql_state(rt.index.engine)[0]
+    if before is not None:  # SQLite: the tantivy captures left the FTS5 table as it was
+        assert before < versions and fts_rows(rt) == before
+    expected = {(q, str(f)): ids(rt.index.search(q, **f)) for q, f in QUERIES}
+    assert expected[("km", "{}")] and len(expected[("km", "{}")]) == 4
+    # a search process opened before the switch back (its engine object made then)
+    stale = Index(rt.index.engine, SqlSearch(rt.index.engine))
+    back = make_runtime(create=False, search_engine="sql")
+    assert fts_rows(back) in (None, versions)  # caught up at open
+    for query, filters in QUERIES:
+        assert ids(back.index.search(query, **filters)) == expected[(query, str(filters))]
+    # tantivy again (the table paused), then sql from an engine object made before
+    again = make_runtime(create=False)
+    sim.advance()
+    capture_account(again, NASA)
+    assert ids(stale.search("nasa")) == ids(again.index.search("nasa"))
+    assert fts_rows(again) in (None, sql_state(again.index.engine)[0])  # caught up by search
+    capture_account(back, USGS)  # sql writes keep it filled
+    assert fts_rows(back) in (None, sql_state(back.index.engine)[0])
+
+
 def test_engine_dir_deleted_or_corrupt_is_rebuilt_at_open(
     make_runtime: MakeRuntime, sim: Simulator, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -27,9 +27,18 @@ import html
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 from urllib.parse import urlsplit
 
-from archiver.index.api import Index, NormalizedPost, RecordExtra, RecordInfo, post_key, utc
+from archiver.index.api import (
+    Index,
+    NormalizedPost,
+    RecordExtra,
+    RecordInfo,
+    VersionInfo,
+    post_key,
+    utc,
+)
 from archiver.warc.spool import SpoolWriter
 from archiver.warc.writer import REVISIT_PROFILE, Block, sha256_label, warc_date
 
@@ -324,11 +333,26 @@ class PageContext:
         self.archived = archived  # URL -> MIME of the 200 responses of this capture
         self.extras = extras
         self.record_uri = record_uri
+        self._known: dict[str, list[RecordInfo]] = {}  # URI -> its records, read ahead
+        self._read_ahead: set[str] = set()
+
+    def read_ahead(self, urls: Iterable[str]) -> None:
+        """Read the records of these URLs from the index in set queries, for the
+        :meth:`media_mime` and :meth:`url_has_html` calls that follow (one query per URL
+        otherwise)."""
+        wanted = {u for u in urls if u and u not in self._read_ahead}
+        self._known.update(self.index.records_for_uris(wanted))
+        self._read_ahead |= wanted
+
+    def _records(self, url: str) -> list[RecordInfo]:
+        if url in self._read_ahead:
+            return self._known.get(url, [])
+        return self.index.records_for_uri(url)
 
     def media_mime(self, url: str) -> str | None:
         if url in self.archived:
             return self.archived[url]
-        for rec in self.index.records_for_uri(url):
+        for rec in self._records(url):
             if rec.rec_type == "response" and rec.status_code == 200:
                 return rec.mime
         return None
@@ -340,14 +364,13 @@ class PageContext:
             return True
         return any(
             r.rec_type == "response" and r.status_code == 200 and r.mime in HTML_MIMES
-            for r in self.index.records_for_uri(url)
+            for r in self._records(url)
         )
 
 
-def _versions(index: Index, post_id: str) -> tuple[list[PageVersion], str | None]:
+def _versions(versions: list[VersionInfo]) -> tuple[list[PageVersion], str | None]:
     """The post's versions, oldest first, and the record its newest version was read from
     (the capture that first saw it: stable, unlike the record of every later sighting)."""
-    _post, versions, _events = index.history(post_id)
     pages = [PageVersion(v.version, v.captured_at, v.title, v.text, v.edited_at) for v in versions]
     return pages, (versions[-1].record_id if versions else None)
 
@@ -394,15 +417,19 @@ def write_post_pages(
     equal to the newest page at its URI in the series is written as a revisit of it."""
     unique = list({p.native_id: p for p in posts}.values())
     ids = {p.native_id: post_key(ctx.account, p.native_id) for p in unique}
+    # everything the pages need from the index, read in set queries before the first page
+    ctx.read_ahead([*(p.url for p in unique if p.url), *(m for p in unique for m in p.media)])
     uris = {
         p.native_id: page_uri(ids[p.native_id], p.url, url_has_html=ctx.url_has_html(p.url))
         for p in unique
     }
     threads = _thread(ctx, unique, uris)
+    known = ctx.index.versions_of(ids.values())
+    originals = ctx.index.last_originals(ctx.series, uris.values(), rec_type="resource")
     written: list[WrittenPage] = []
     for p in unique:
         pid = ids[p.native_id]
-        versions, version_record = _versions(ctx.index, pid)
+        versions, version_record = _versions(known.get(pid, []))
         if not versions:
             continue
         view = PostView(
@@ -423,7 +450,10 @@ def write_post_pages(
             in_reply_to_uri=uris.get(p.in_reply_to) if p.in_reply_to else None,
             source_record_id=version_record,
         )
-        written.append(_write(ctx, view, uris[p.native_id], captured_at, [p.record_id]))
+        uri = uris[p.native_id]
+        written.append(
+            _write(ctx, view, uri, captured_at, [p.record_id], original=originals.get(uri))
+        )
     for pid in deleted:
         post, versions_info, events = ctx.index.history(pid)
         versions = [
@@ -477,11 +507,16 @@ def _write(
     uri: str,
     when: datetime,
     sources: Iterable[str | None],
+    *,
+    original: RecordInfo | Literal["ask"] | None = "ask",
 ) -> WrittenPage:
+    """Write the page at ``uri``: a revisit of ``original`` (the newest page at ``uri`` in the
+    series, read from the index when not given) when the page is the same."""
     body = render_post_page(view)
     digest = sha256_label(hashlib.sha256(body).digest())
     concurrent = [("WARC-Concurrent-To", s) for s in dict.fromkeys(sources) if s]
-    original: RecordInfo | None = ctx.index.last_original(ctx.series, uri, rec_type="resource")
+    if isinstance(original, str):  # "ask"
+        original = ctx.index.last_original(ctx.series, uri, rec_type="resource")
     if original is not None and original.payload_digest == digest:
         record = ctx.spool.write(
             "revisit",

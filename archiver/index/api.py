@@ -53,6 +53,7 @@ from archiver.index.fulltext import (
     SearchDoc,
     SearchEngine,
     SearchFilter,
+    SearchHit,
     SqlSearch,
     open_search_engine,
 )
@@ -289,35 +290,38 @@ class Index:
     ) -> int:
         """Index a closed WARC file and its records. Idempotent: rows already present are kept,
         so a file indexed before a crash is not indexed twice. Returns records added."""
-        added = 0
+        rows: list[dict[str, Any]] = []
         with session_scope(self.engine) as s:
             if s.get(WarcFileRow, info.name) is None:
                 s.add(info)
+                s.flush()  # the file row before its records (foreign key)
             known = set(s.exec(select(RecordRow.record_id).where(RecordRow.warc_name == info.name)))
             for rec, extra in records:
                 if rec.record_id in known:
                     continue
-                s.add(
-                    RecordRow(
-                        record_id=rec.record_id,
-                        warc_name=info.name,
-                        offset=rec.offset,
-                        length=rec.length,
-                        rec_type=rec.rec_type,
-                        target_uri=rec.target_uri,
-                        date=rec.date,
-                        status_code=extra.status_code,
-                        mime=extra.mime,
-                        payload_digest=rec.payload_digest,
-                        block_digest=rec.block_digest,
-                        refers_to=rec.refers_to,
-                        capture_id=info.capture_id,
-                        account=info.account,
-                        series=info.series,
-                    )
+                known.add(rec.record_id)
+                rows.append(
+                    {
+                        "record_id": rec.record_id,
+                        "warc_name": info.name,
+                        "offset": rec.offset,
+                        "length": rec.length,
+                        "rec_type": rec.rec_type,
+                        "target_uri": rec.target_uri,
+                        "date": rec.date,
+                        "status_code": extra.status_code,
+                        "mime": extra.mime,
+                        "payload_digest": rec.payload_digest,
+                        "block_digest": rec.block_digest,
+                        "refers_to": rec.refers_to,
+                        "capture_id": info.capture_id,
+                        "account": info.account,
+                        "series": info.series,
+                    }
                 )
-                added += 1
-        return added
+            if rows:  # one executemany, not an ORM object per record
+                s.connection().execute(insert(RecordRow.__table__), rows)  # type: ignore[attr-defined]
+        return len(rows)
 
     def mark_stored(
         self, name: str, *, store_url: str, at: datetime, retain_until: datetime | None
@@ -367,6 +371,23 @@ class Index:
                 q = q.where(RecordRow.date <= until)
             return [_record(r) for r in s.exec(q)]
 
+    def records_for_uris(self, uris: Iterable[str]) -> dict[str, list[RecordInfo]]:
+        """:meth:`records_for_uri` of many URIs in set queries: URI -> its response, revisit
+        and resource records, newest first (URIs without any are absent)."""
+        wanted = sorted(set(uris))
+        found: dict[str, list[RecordInfo]] = {}
+        with session_scope(self.engine) as s:
+            for start in range(0, len(wanted), 500):
+                q = (
+                    select(RecordRow)
+                    .where(col(RecordRow.target_uri).in_(wanted[start : start + 500]))
+                    .where(col(RecordRow.rec_type).in_(["response", "revisit", "resource"]))
+                    .order_by(col(RecordRow.date).desc())
+                )
+                for r in s.exec(q):
+                    found.setdefault(str(r.target_uri), []).append(_record(r))
+        return found
+
     def capture_totals(self, capture_id: str) -> tuple[int, int, int]:
         """(records, WARC files, bytes) the index holds for a capture, over all its files."""
         with session_scope(self.engine) as s:
@@ -409,6 +430,28 @@ class Index:
             ).first()
             return _record(row) if row else None
 
+    def last_originals(
+        self, series: str, uris: Iterable[str], *, rec_type: str = "response"
+    ) -> dict[str, RecordInfo]:
+        """:meth:`last_original` of many URIs in set queries: URI -> its newest ``rec_type``
+        record in ``series`` (URIs without one are absent)."""
+        wanted = sorted(set(uris))
+        found: dict[str, RecordInfo] = {}
+        with session_scope(self.engine) as s:
+            for start in range(0, len(wanted), 500):
+                q = (
+                    select(RecordRow)
+                    .where(
+                        RecordRow.series == series,
+                        col(RecordRow.target_uri).in_(wanted[start : start + 500]),
+                        RecordRow.rec_type == rec_type,
+                    )
+                    .order_by(col(RecordRow.date).desc())
+                )
+                for r in s.exec(q):
+                    found.setdefault(str(r.target_uri), _record(r))
+        return found
+
     # --- posts ----------------------------------------------------------------------------------
 
     def record_posts(
@@ -425,17 +468,23 @@ class Index:
         """Add or version posts seen in a capture: a new post gets version 1, a post whose
         content changed gets a new version (every version kept) and an ``edited`` event.
         Written ``page`` posts per transaction, each page in set operations; the search
-        engine gets a page's new versions after that page has committed.
+        engine gets all new versions in one write after the last page has committed (what a
+        crash in between loses there, its next check adds from the SQL index).
         Returns counts ``{new, edited, unchanged}``."""
         counts = {"new": 0, "edited": 0, "unchanged": 0}
+        docs: list[SearchDoc] = []
         batch: list[NormalizedPost] = []
-        for found in posts:
-            batch.append(_storable(found))
-            if len(batch) >= page:
-                self._record_page(account, series, platform, capture_id, captured_at, batch, counts)
-                batch = []
-        if batch:
-            self._record_page(account, series, platform, capture_id, captured_at, batch, counts)
+        where = (account, series, platform, capture_id, captured_at)
+        try:
+            for found in posts:
+                batch.append(_storable(found))
+                if len(batch) >= page:
+                    self._record_page(*where, batch, counts, docs)
+                    batch = []
+            if batch:
+                self._record_page(*where, batch, counts, docs)
+        finally:  # the pages that committed, even when a later one failed
+            self.fulltext.add(docs)
         return counts
 
     def _record_page(
@@ -447,6 +496,7 @@ class Index:
         captured_at: datetime,
         page: list[NormalizedPost],
         counts: dict[str, int],
+        docs: list[SearchDoc],
     ) -> None:
         """One page of :meth:`record_posts`: one SELECT of the page's known posts and their
         latest versions, then inserts and updates as executemany, in one transaction. A post
@@ -553,31 +603,34 @@ class Index:
                 )
             ids: list[int] = []
             if versions:
-                ids = [
-                    int(r[0])
-                    for r in conn.execute(
-                        insert(versions_t).returning(versions_t.c.id, sort_by_parameter_order=True),
+                # RETURNING matched by key, not by order: with ``sort_by_parameter_order``
+                # SQLite would run one INSERT per version
+                made = {
+                    (str(pid), int(number)): int(vid)
+                    for vid, pid, number in conn.execute(
+                        insert(versions_t).returning(
+                            versions_t.c.id, versions_t.c.post_id, versions_t.c.version
+                        ),
                         versions,
                     )
-                ]
+                }
+                ids = [made[(v["post_id"], v["version"])] for v in versions]
             if events:
                 conn.execute(insert(events_t), events)
         rows = {**known, **inserted}
-        self.fulltext.add(
-            [
-                SearchDoc(
-                    version_id=vid,
-                    post_id=v["post_id"],
-                    capture_id=capture_id,
-                    account=account,
-                    series=rows[v["post_id"]]["series"],
-                    platform=rows[v["post_id"]]["platform"],
-                    published_at=rows[v["post_id"]]["published_at"],
-                    title=v["title"] or "",
-                    text=v["text"],
-                )
-                for vid, v in zip(ids, versions, strict=True)
-            ]
+        docs.extend(
+            SearchDoc(
+                version_id=vid,
+                post_id=v["post_id"],
+                capture_id=capture_id,
+                account=account,
+                series=rows[v["post_id"]]["series"],
+                platform=rows[v["post_id"]]["platform"],
+                published_at=rows[v["post_id"]]["published_at"],
+                title=v["title"] or "",
+                text=v["text"],
+            )
+            for vid, v in zip(ids, versions, strict=True)
         )
 
     @staticmethod
@@ -729,6 +782,46 @@ class Index:
                 )
             return row
 
+    def versions_of(self, post_ids: Iterable[str]) -> dict[str, list[VersionInfo]]:
+        """The versions of many posts (by ``post_id``) in set queries, oldest first: what
+        :meth:`history` returns for each (posts without versions are absent)."""
+        wanted = sorted(set(post_ids))
+        v = PostVersionRow.__table__  # type: ignore[attr-defined]
+        found: dict[str, list[VersionInfo]] = {}
+        with self.engine.connect() as conn:  # columns, not ORM rows: no ``raw`` payloads
+            for start in range(0, len(wanted), 500):
+                rows = conn.execute(
+                    sa_select(
+                        v.c.post_id,
+                        v.c.version,
+                        v.c.title,
+                        v.c.text,
+                        v.c.captured_at,
+                        v.c.capture_id,
+                        v.c.record_id,
+                        v.c.published_at,
+                        v.c.edited_at,
+                        v.c.content_hash,
+                    )
+                    .where(v.c.post_id.in_(wanted[start : start + 500]))
+                    .order_by(v.c.post_id, v.c.version)
+                )
+                for r in rows:
+                    found.setdefault(r.post_id, []).append(
+                        VersionInfo(
+                            version=r.version,
+                            title=r.title,
+                            text=r.text,
+                            captured_at=utc(r.captured_at),
+                            capture_id=r.capture_id,
+                            record_id=r.record_id,
+                            published_at=utc(r.published_at),
+                            edited_at=utc(r.edited_at),
+                            content_hash=r.content_hash,
+                        )
+                    )
+        return found
+
     def history(self, ident: str) -> tuple[PostRow, list[VersionInfo], list[PostEventRow]]:
         post = self.find_post(ident)
         with session_scope(self.engine) as s:
@@ -778,44 +871,23 @@ class Index:
         best first; ``since``/``until`` bound the publication time; ``edited``/``deleted``
         keep only posts with more than one version / detected as deleted."""
         parse_query(query)  # a query with nothing to search for is refused on every engine
-        hits = self.fulltext.search(
-            query,
-            SearchFilter(
-                account=account,
-                series=series,
-                platform=platform,
-                since=since,
-                until=until,
-                edited=edited,
-                deleted=deleted,
-            ),
-            limit,
+        filters = SearchFilter(
+            account=account,
+            series=series,
+            platform=platform,
+            since=since,
+            until=until,
+            edited=edited,
+            deleted=deleted,
         )
-        ids = [h.version_id for h in hits]
-        snippets = {h.version_id: h.snippet for h in hits}
-        posts_t, versions_t = PostRow.__table__, PostVersionRow.__table__  # type: ignore[attr-defined]
-        columns = [posts_t.c[name] for name in _SUMMARY_POST] + [
-            versions_t.c.id,
-            versions_t.c.title,
-            versions_t.c.text,
-            versions_t.c.captured_at,
-        ]
-        found: dict[int, PostSummary] = {}
-        with self.engine.connect() as conn:  # columns, not ORM rows: no ``raw`` payloads
-            for start in range(0, len(ids), 500):
-                for r in conn.execute(
-                    sa_select(*columns)
-                    .join(versions_t, versions_t.c.post_id == posts_t.c.post_id)
-                    .where(versions_t.c.id.in_(ids[start : start + 500]))
-                ):
-                    m = r._mapping
-                    found[int(m["id"])] = PostSummary(
-                        **{name: m[name] for name in _SUMMARY_POST},
-                        title=m["title"],
-                        text=m["text"],
-                        captured_at=utc(m["captured_at"]),
-                        snippet=snippets.get(int(m["id"])),
-                    )
+        # one SQL round trip a search: the rows of the hits carry the index's highest version
+        # id, which tells whether the engine missed versions (then it catches up and the
+        # search runs again)
+        hits = self.fulltext.search(query, filters, limit, catch_up=False)
+        ids, found, top = self._hit_rows(hits)
+        if self.fulltext.catch_up_to(top):
+            hits = self.fulltext.search(query, filters, limit, catch_up=False)
+            ids, found, _ = self._hit_rows(hits)
         gone = [vid for vid in ids if vid not in found]
         if gone:  # disposed since the engine indexed them (elsewhere): the engine forgets them
             self.fulltext.delete_versions(gone)
@@ -824,6 +896,43 @@ class Index:
             for vid in ids
             if vid in found
         ]
+
+    def _hit_rows(self, hits: list[SearchHit]) -> tuple[list[int], dict[int, PostSummary], int]:
+        """(version ids of ``hits``, their summaries by version id, the highest version id in
+        the index), in one query for up to 500 hits."""
+        ids = [h.version_id for h in hits]
+        snippets = {h.version_id: h.snippet for h in hits}
+        posts_t, versions_t = PostRow.__table__, PostVersionRow.__table__  # type: ignore[attr-defined]
+        highest = sa_select(func.max(versions_t.c.id))
+        top_q = highest.scalar_subquery()
+        columns = [posts_t.c[name] for name in _SUMMARY_POST] + [
+            versions_t.c.id,
+            versions_t.c.title,
+            versions_t.c.text,
+            versions_t.c.captured_at,
+            top_q.label("top_id"),
+        ]
+        found: dict[int, PostSummary] = {}
+        top: int | None = None
+        with self.engine.connect() as conn:  # columns, not ORM rows: no ``raw`` payloads
+            for start in range(0, len(ids), 500):
+                for r in conn.execute(
+                    sa_select(*columns)
+                    .join(versions_t, versions_t.c.post_id == posts_t.c.post_id)
+                    .where(versions_t.c.id.in_(ids[start : start + 500]))
+                ):
+                    m = r._mapping
+                    top = int(m["top_id"] or 0)
+                    found[int(m["id"])] = PostSummary(
+                        **{name: m[name] for name in _SUMMARY_POST},
+                        title=m["title"],
+                        text=m["text"],
+                        captured_at=utc(m["captured_at"]),
+                        snippet=snippets.get(int(m["id"])),
+                    )
+            if top is None:  # no rows to carry it
+                top = int(conn.execute(highest).scalar() or 0)
+        return ids, found, top
 
     # --- audit ------------------------------------------------------------------------------------
 

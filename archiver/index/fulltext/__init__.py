@@ -19,21 +19,25 @@ from archiver.index.fulltext.base import (
     SearchFilter,
     SearchHit,
 )
-from archiver.index.fulltext.sql import SqlSearch
+from archiver.index.fulltext.sql import SqlSearch, follow_versions
 
 ENGINES = ("tantivy", "sql")
 
 
 def open_search_engine(name: str, engine: Engine, folder: Path | None) -> SearchEngine:
     """The engine ``name`` over the index database ``engine``; ``folder`` holds the tantivy
-    index. Nothing is read until the first search or write."""
+    index, which is not read until the first search or write. With an engine other than
+    ``sql``, SQLite's FTS5 table stops being filled as versions are written (it is caught up
+    when ``sql`` is used again: :func:`~archiver.index.fulltext.sql.follow_versions`)."""
     if name == "sql":
+        follow_versions(engine, True)
         return SqlSearch(engine)
     if name == "tantivy":
         if folder is None:
             raise ConfigError("the tantivy search engine needs a folder (ARCHIVER_DATA_DIR)")
         from archiver.index.fulltext.tantivy_engine import TantivySearch
 
+        follow_versions(engine, False)
         return TantivySearch(folder, engine)
     raise ConfigError(
         f"unknown search engine {name!r}: set ARCHIVER_SEARCH_ENGINE to one of {', '.join(ENGINES)}"

@@ -76,9 +76,18 @@ class SearchEngine(Protocol):
     def delete_versions(self, version_ids: Sequence[int]) -> None:
         """Forget these versions (found in the engine, gone from the SQL index)."""
 
-    def search(self, query: str, filters: SearchFilter, limit: int) -> list[SearchHit]:
+    def search(
+        self, query: str, filters: SearchFilter, limit: int, *, catch_up: bool = True
+    ) -> list[SearchHit]:
         """At most ``limit`` posts, best first, one hit each (its best version); raises
-        UsageError when ``query`` has nothing to search for."""
+        UsageError when ``query`` has nothing to search for. Without ``catch_up`` the engine
+        does not ask the SQL index whether it gained versions since the engine's last write:
+        the caller does, with :meth:`catch_up_to`, in a query it makes anyway."""
+
+    def catch_up_to(self, top: int) -> bool:
+        """Make the engine hold every version up to id ``top`` (the SQL index's highest, just
+        read); True when it had to add some, so a search made without ``catch_up`` before may
+        have missed them and is to be run again."""
 
     def rebuild(self, progress: Progress | None = None) -> int:
         """Rebuild from the SQL index; returns how many versions it now holds."""

@@ -375,11 +375,23 @@ class TantivySearch:
             )
         return q.boolean_query(should) if should else q.empty_query()
 
-    def search(self, query: str, filters: SearchFilter, limit: int) -> list[SearchHit]:
+    def catch_up_to(self, top: int) -> bool:
+        with self._lock:
+            if self._index is None or self._dirty or top <= self._top:
+                return False  # the first search of a process (or after a failure) checks all
+            _, self._top = self._engine_state()  # another process may have added them
+            if top <= self._top:
+                return False
+            self._catch_up(self._top)
+            return True
+
+    def search(
+        self, query: str, filters: SearchFilter, limit: int, *, catch_up: bool = True
+    ) -> list[SearchHit]:
         """BM25 over title and text; prefix and filter clauses do not change the ranking."""
         terms = parse_query(query)
         with self._lock:
-            index = self._ready()
+            index = self._ready(catch_up=catch_up)
         built = self._query(terms, filters)
         if built is None or limit <= 0:
             return []
