@@ -8,27 +8,22 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 
 import pytest
-import structlog
-import typer
 from sqlalchemy import text
 from sqlmodel import col, select
-from typer.testing import CliRunner, Result
 
-import archiver.cli.common
 from archiver.capture.job import capture_account
-from archiver.cli.checks import audit_app, verify
 from archiver.governance.audit import HEAD_KEY, HEADS_PREFIX, record_event
 from archiver.governance.verify import ChainReport, verify_chain
 from archiver.index.api import GENESIS, audit_hash, utc
 from archiver.index.db import session_scope
 from archiver.index.models import AuditEventRow
 from archiver.runtime import Runtime
+from tests.cli_inprocess import invoke
 from tests.conftest import MakeRuntime
 
 UNLOCKED = ("demo-nasa-news", "demo-usagov-page")  # permanent / unscheduled: no lock date
@@ -204,38 +199,13 @@ def test_truncation_stays_caught_after_later_events(
 # --- the commands ------------------------------------------------------------------------------
 
 
-def cli_app() -> typer.Typer:
-    """`archiver audit verify` and `archiver verify` as `archiver.cli.main` registers them."""
-    app = typer.Typer()
-    app.add_typer(audit_app, name="audit")
-    app.command("verify")(verify)
-    return app
-
-
 def run_cli(rt: Runtime, monkeypatch: pytest.MonkeyPatch, *args: str, code: int) -> Any:
-    """Run a command in-process against ``rt``'s index and store; return its ``--json`` output.
-
-    The environment is the runtime's settings as ARCHIVER_* variables (the S3 credentials are
-    already in the environment, set by the fixture)."""
-    s = rt.settings
-    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("ARCHIVER_")}
-    env.update(
-        ARCHIVER_DATA_DIR=str(s.data_dir),
-        ARCHIVER_DATABASE_URL=s.effective_database_url,
-        ARCHIVER_STORAGE_URL=s.effective_storage_url,
-        ARCHIVER_POLICIES=str(s.policies),
-        ARCHIVER_ALLOW_PRIVATE_NETWORKS="true",
-        ARCHIVER_ACTOR="cli-test",
-        ARCHIVER_ACTOR_OVERRIDE="true",
-    )
-    monkeypatch.setattr(archiver.cli.common, "_settings", None)  # read once per process
-    logging_config = structlog.get_config()  # the command binds logs to the runner's stderr
-    try:
-        result: Result = CliRunner().invoke(cli_app(), list(args), env=env)
-    finally:
-        structlog.configure(**logging_config)
-    assert result.exit_code == code, (result.output, result.stderr, result.exception)
-    return json.loads(result.stdout) if "--json" in args else result.stdout
+    """Run a command in-process against ``rt``'s index and store; its ``--json`` output (parsed,
+    whatever the exit code) or its stdout."""
+    result = invoke(rt, monkeypatch, *args, code=code, actor="cli-test")
+    if "--json" not in args:
+        return result.stdout
+    return result if code == 0 else json.loads(result.stdout)
 
 
 def test_audit_verify_command_exits_0_when_intact_and_3_naming_the_broken_event(

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
@@ -36,7 +37,8 @@ HOST = "social.example.gov"
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def mastodon(make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path) -> Runtime:
+def mastodon(make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path, **kw: Any) -> Runtime:
+    """The simulated USGS Mastodon account with comments and media (``kw``: runtime options)."""
     return make_runtime(
         platform_policy(
             tmp_path / "policies",
@@ -44,7 +46,8 @@ def mastodon(make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path) -> Runti
             handle='"@usgs@social.example.gov"',
             base_url=api_root(sim, HOST),
             options="{comments: true, media: true, max_items: 100}",
-        )
+        ),
+        **kw,
     )
 
 

@@ -28,11 +28,11 @@ from archiver.replay import build_collection, pywb_bin
 from archiver.runtime import Runtime
 from archiver.simulator import Simulator
 from tests.conftest import ROOT, MakeRuntime, archiver_env
-from tests.platforms import ACCOUNT, api_root, platform_policy, posts
+from tests.platforms import ACCOUNT, posts
 from tests.processes import free_port
 from tests.replaywebpage import missing, replayed_text, serve_replaywebpage
+from tests.test_postpages import mastodon
 
-HOST = "social.example.gov"
 PYWB = ROOT / ".venv-pywb" / "bin"
 ZIP64_EXTRA = 0x0001
 
@@ -41,16 +41,7 @@ def mastodon_story(make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path) ->
     """Two rounds of a Mastodon account an hour apart: 45 posts and replies, then one edited
     and one new (replay tells captures apart by the second)."""
     clock = FrozenClock(datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3))
-    rt = make_runtime(
-        platform_policy(
-            tmp_path / "policies",
-            "mastodon",
-            handle='"@usgs@social.example.gov"',
-            base_url=api_root(sim, HOST),
-            options="{comments: true, media: true, max_items: 100}",
-        ),
-        clock=clock,
-    )
+    rt = mastodon(make_runtime, sim, tmp_path, clock=clock)
     for _ in range(2):
         assert capture_account(rt, ACCOUNT).status == "ok"
         sim.advance()

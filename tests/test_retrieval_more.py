@@ -22,9 +22,9 @@ from tests.conftest import ROOT, MakeRuntime
 NASA, USGS = "demo-nasa-news", "demo-usgs-quakes"
 
 
-def story(make_runtime: MakeRuntime, sim: Simulator) -> Runtime:
+def story(make_runtime: MakeRuntime, sim: Simulator, **settings: Any) -> Runtime:
     """NASA captured over three rounds (one post edited, one deleted) and USGS once."""
-    rt = make_runtime()
+    rt = make_runtime(**settings)
     for _ in range(3):
         capture_account(rt, NASA)
         sim.advance()

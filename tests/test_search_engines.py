@@ -23,28 +23,13 @@ from archiver.index.fulltext.tantivy_engine import TantivySearch
 from archiver.runtime import Runtime
 from archiver.simulator import Simulator
 from tests.conftest import MakeRuntime, archiver_env
-
-NASA, USGS = "demo-nasa-news", "demo-usgs-quakes"
+from tests.test_retrieval_more import NASA, USGS, ids, story
 
 
 @pytest.fixture(params=["tantivy", "sql"])
 def engine(request: pytest.FixtureRequest) -> str:
     """The search engine a test runs on (ARCHIVER_SEARCH_ENGINE)."""
     return str(request.param)
-
-
-def story(make_runtime: MakeRuntime, sim: Simulator, **settings: Any) -> Runtime:
-    """NASA captured over three rounds (one post edited, one deleted) and USGS once."""
-    rt = make_runtime(**settings)
-    for _ in range(3):
-        capture_account(rt, NASA)
-        sim.advance()
-    capture_account(rt, USGS)
-    return rt
-
-
-def ids(posts: list[Any]) -> set[str]:
-    return {p.post_id for p in posts}
 
 
 QUERIES: list[tuple[str, dict[str, Any]]] = [
