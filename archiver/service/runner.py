@@ -331,6 +331,7 @@ class Daemon:
                 "daemon.stopping", running=[a for a, lock in self._running.items() if lock.locked()]
             )
             self.scheduler.shutdown(wait=True)  # running captures finish and ship
+            self._ship_backlog()  # a last try for what an outage left (the next start retries)
             self.lease.release()
             self.metrics.leader.set(0)
             self.probes.stop()
