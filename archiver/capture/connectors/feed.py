@@ -20,6 +20,15 @@ from archiver.policy.model import Account
 MEDIA_TYPES = ("image/", "video/", "audio/")
 
 
+def _resolve(base: str, url: str) -> str | None:
+    """``url`` resolved against ``base``; None when it is too broken to parse (``http://[``):
+    a hostile feed's link names nothing that could be fetched."""
+    try:
+        return urljoin(base, url)
+    except ValueError:
+        return None
+
+
 def _entry_link(entry: Any, base: str) -> str | None:
     """The entry's page, resolved against the feed's URL. A guid standing in for a missing
     ``<link>`` is a page only when it is an http(s) URL or a path (``/news/5``): ``12345`` or
@@ -30,7 +39,7 @@ def _entry_link(entry: Any, base: str) -> str | None:
     pageless = not link.lower().startswith(("http://", "https://", "/"))
     if entry.get("guidislink") and link == entry.get("id") and pageless:
         return None
-    return urljoin(base, link)
+    return _resolve(base, link)
 
 
 def _when(entry: Any, *names: str) -> datetime | None:
@@ -42,10 +51,11 @@ def _when(entry: Any, *names: str) -> datetime | None:
 
 
 def _entry_text(entry: Any) -> str:
+    """The entry's text; empty when a damaged document left its content without a value."""
     content = entry.get("content") or []
-    html = content[0].get("value", "") if content else ""
-    html = html or entry.get("summary", "") or entry.get("description", "")
-    return html_to_text(html)
+    html = content[0].get("value") if content else None
+    html = html or entry.get("summary") or entry.get("description") or ""
+    return html_to_text(html if isinstance(html, str) else str(html))
 
 
 def _raw(entry: Any) -> str:
@@ -54,15 +64,16 @@ def _raw(entry: Any) -> str:
 
 
 def _media_urls(entry: Any, base: str) -> list[str]:
-    urls: list[str] = []
+    """The entry's enclosures and media, resolved; links too broken to parse are left out."""
+    found: list[str | None] = []
     for link in entry.get("links", []):
         if link.get("rel") == "enclosure" and link.get("href"):
-            urls.append(urljoin(base, link["href"]))
+            found.append(_resolve(base, link["href"]))
     for key in ("media_content", "media_thumbnail"):
         for item in entry.get(key, []) or []:
             if item.get("url"):
-                urls.append(urljoin(base, item["url"]))
-    return list(dict.fromkeys(urls))
+                found.append(_resolve(base, item["url"]))
+    return list(dict.fromkeys(u for u in found if u))
 
 
 class FeedConnector:
@@ -128,10 +139,19 @@ class FeedConnector:
             parsed = feedparser.parse(body, response_headers=headers)
         except (ValueError, OverflowError) as exc:  # e.g. &#9999999999; or &#xD800;
             problem = (
-                f"character references that name no character ({type(exc).__name__}: {exc}); "
-                "read with each replaced by U+FFFD"
+                f"a document feedparser cannot read as sent ({type(exc).__name__}: {exc}); "
+                "read with impossible character references, NULs and bytes that are not "
+                "UTF-8 replaced by U+FFFD"
             )
-            parsed = feedparser.parse(_safe_char_refs(body), response_headers=headers)
+            try:
+                parsed = feedparser.parse(_safe_char_refs(body), response_headers=headers)
+            except (ValueError, OverflowError):  # a broken encoding declaration, NUL bytes
+                text = _safe_char_refs(body).decode("utf-8", "replace").replace("\0", "\ufffd")
+                text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)  # its encoding no longer holds
+                try:
+                    parsed = feedparser.parse(text, response_headers=headers)
+                except (ValueError, OverflowError) as again:
+                    return [], f"{problem}; still unreadable ({type(again).__name__}: {again})"
         if parsed.bozo and problem is None:
             problem = f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}"
             if parsed.entries:
