@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from pathlib import Path
+from types import FrameType
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn
@@ -26,9 +28,14 @@ def simulator(
     port: int = typer.Option(8765, "--port", help="Port on 127.0.0.1."),
     corpus: Path | None = typer.Option(None, "--corpus", help="Serve recordings from here."),
 ) -> None:
-    """Serve the local platform simulator until interrupted (Ctrl-C)."""
+    """Serve the local platform simulator until Ctrl-C or SIGTERM (exit 0)."""
     settings()  # validates the environment like every command
     sim = Simulator(port=port, corpus_dir=corpus)
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     err.print(f"simulator on http://127.0.0.1:{port}  (POST /_sim/advance for the next round)")
     try:
         sim.serve_forever()
