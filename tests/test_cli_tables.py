@@ -33,7 +33,8 @@ def _assert_whole(output: str, ids: list[str], what: str) -> None:
     assert ids, f"no {what} to look for"
     lines = output.splitlines()
     table_lines = [line for line in lines if line[:1] in "┏┃┡│└"]
-    assert table_lines and all(len(line) <= 80 for line in table_lines), "tables fit the terminal"
+    wide = [line for line in table_lines if len(line) > 80]
+    assert table_lines and not wide, f"tables fit the terminal: {wide}"
     for ident in ids:
         assert any(ident in line for line in lines), f"{what} {ident} is not shown whole"
 
@@ -43,7 +44,7 @@ def test_every_table_shows_whole_ids_at_80_columns(
     make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path
 ) -> None:
     archive = build_archive(make_runtime(), sim)
-    env = archiver_env(archive.rt, actor="table-test")
+    env = archiver_env(archive.rt)
 
     def as_json(*args: str) -> Any:
         return json.loads(_run(env, *args, "--json"))
@@ -72,6 +73,12 @@ def test_every_table_shows_whole_ids_at_80_columns(
     assert plan_ids, out
     plan = as_json("retention", "plan")
     items = plan["eligible"] + plan["blocked"]
+    _assert_whole(out, [i["capture_id"] for i in items], "capture id")
+    _assert_whole(out, sorted({i["account"] for i in items}), "account id")
+
+    plans = as_json("retention", "list")
+    _assert_whole(_run(env, "retention", "list"), [p["plan_id"] for p in plans], "plan id")
+    out = _run(env, "retention", "show", plan["plan_id"])
     _assert_whole(out, [i["capture_id"] for i in items], "capture id")
     _assert_whole(out, sorted({i["account"] for i in items}), "account id")
 

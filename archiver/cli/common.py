@@ -88,6 +88,7 @@ class Col:
 
 
 _READABLE = 8  # narrowest a wrapping column may get before optional columns are dropped
+_SHORT_HEADER = 12  # headers up to this long are never broken over two lines
 
 
 def table(
@@ -108,9 +109,20 @@ def table(
 
     keep = list(range(len(columns)))
 
+    def floor(i: int) -> int:
+        """Narrowest width of column ``i``: an id's length; else readable, header unbroken."""
+        if columns[i].ident:
+            return longest(i)
+        header = len(columns[i].header)
+        words = max((len(w) for r in rows for w in _plain(r[i]).split()), default=0)
+        return max(
+            min(_READABLE, longest(i)),
+            min(words, _SHORT_HEADER),  # rich keeps a column as wide as its longest word
+            header if header <= _SHORT_HEADER else 0,
+        )
+
     def needed() -> int:
-        body = sum(longest(i) if columns[i].ident else min(_READABLE, longest(i)) for i in keep)
-        return body + 3 * len(keep) + 1  # padding and borders of rich's default box
+        return sum(floor(i) for i in keep) + 3 * len(keep) + 1  # padding and rich's borders
 
     for i in reversed(range(len(columns))):
         if needed() <= width:
@@ -122,10 +134,10 @@ def table(
         c = columns[i]
         if c.ident:
             result.add_column(
-                c.header, no_wrap=True, overflow="fold", min_width=longest(i), justify=c.justify
+                c.header, no_wrap=True, overflow="fold", min_width=floor(i), justify=c.justify
             )
         else:
-            result.add_column(c.header, overflow="fold", justify=c.justify)
+            result.add_column(c.header, overflow="fold", justify=c.justify, min_width=floor(i))
     for r in rows:
         result.add_row(*(r[i] for i in keep))
     return result

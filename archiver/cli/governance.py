@@ -150,7 +150,7 @@ def _items_table(eligible: list[PlanItem], blocked: list[PlanItem]) -> Table:
         Col("account", ident=True),
         Col("series", optional=True),
         Col("retain until", optional=True),
-        Col("lock until", optional=True),
+        Col("lock until"),  # when the store lets go: a forecast's first question
         Col("decision"),
     )
     rows: list[tuple[str | Text, ...]] = [
