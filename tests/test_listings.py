@@ -125,6 +125,7 @@ def test_report_and_certificate_pdfs_print_chinese(tmp_path: Path) -> None:
     assert _embeds_cjk(fonts)
     assert "覆盖报告" in text and CHINESE in text
     cert = {
+        "certificate": "records disposition",
         "plan_id": "plan-1",
         "as_of": report.as_of,
         "planned_by": "王芳",

@@ -139,7 +139,11 @@ def demo(
         )
         for w in warcs
     ]
-    columns = (Col("file", ident=True), Col("bytes", justify="right"), Col("retain until"))
+    columns = (
+        Col("file", ident=True),
+        Col("bytes", justify="right", optional=True),
+        Col("retain until"),
+    )
     out.print(table(columns, files, title=f"Stored WARC files ({rt.store.url})"))
     hits = rt.index.search("mission*", limit=5)
     out.print(posts_table(hits, title='search "mission*"'))

@@ -1,7 +1,7 @@
 """post_versions: media, the URLs of the images, video and audio a version carried
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-02
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
