@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     browser_page_timeout: float = 30.0  # seconds a page may take to load before it is cut
     browser_max_scrolls: int = 20  # scroll steps before a page counts as fully loaded
     search_engine: Literal["tantivy", "sql"] = "tantivy"  # sql: FTS5 / tsvector in the database
+    web_users: Path | None = None  # users file of `archiver web` (sign-in and roles)
     pywb_bin: Path | None = None  # folder with pywb's wayback/wb-manager (default .venv-pywb/bin)
 
     @field_validator("actor")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from archiver.capture.job import capture_account
 from archiver.capture.recovery import recover_spool
-from archiver.cli.common import emit_json, err, out, runtime, short_time
+from archiver.cli.common import Col, emit_json, err, out, runtime, short_time, table
 from archiver.errors import EXIT_FAILED
 
 captures_app = typer.Typer(help="The capture ledger.", no_args_is_help=True)
@@ -51,20 +50,32 @@ def list_captures(
     if json_out:
         emit_json([{k: v for k, v in r.__dict__.items() if k != "ledger"} for r in rows])
         return
-    table = Table()
-    for column in ("capture_id", "account", "status", "started", "records", "bytes", "posts"):
-        table.add_column(column)
-    for r in rows:
-        table.add_row(
-            r.capture_id,
-            r.account,
-            r.status,
-            short_time(r.started_at),
-            str(r.records),
-            str(r.bytes),
-            f"+{r.posts['new']} ~{r.posts['edited']}",
+    columns = (
+        Col("capture_id", ident=True),
+        Col("account", ident=True),
+        Col("status"),
+        Col("started"),
+        Col("records", optional=True, justify="right"),
+        Col("bytes", optional=True, justify="right"),
+        Col("posts", optional=True),
+    )
+    out.print(
+        table(
+            columns,
+            [
+                (
+                    r.capture_id,
+                    r.account,
+                    r.status,
+                    short_time(r.started_at),
+                    str(r.records),
+                    str(r.bytes),
+                    f"+{r.posts['new']} ~{r.posts['edited']}",
+                )
+                for r in rows
+            ],
         )
-    out.print(table)
+    )
 
 
 @captures_app.command("show")
@@ -90,11 +101,15 @@ def show_capture(
         out.print(f"problem: {problem}")
     for w in warcs:
         out.print(f"WARC {w.name} {w.size} bytes sha256:{w.sha256} {w.status} key={w.key}")
-    table = Table()
-    for column in ("type", "uri", "status", "offset", "length"):
-        table.add_column(column)
-    for r in records:
-        table.add_row(
-            r.rec_type, r.target_uri or "", str(r.status_code or ""), str(r.offset), str(r.length)
-        )
-    out.print(table)
+    columns = (
+        Col("type"),
+        Col("uri"),
+        Col("status"),
+        Col("offset", justify="right"),
+        Col("length", justify="right"),
+    )
+    rows = [
+        (r.rec_type, r.target_uri or "", str(r.status_code or ""), str(r.offset), str(r.length))
+        for r in records
+    ]
+    out.print(table(columns, rows))

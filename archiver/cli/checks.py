@@ -8,9 +8,8 @@ from pathlib import Path
 
 import typer
 from rich.progress import Progress
-from rich.table import Table
 
-from archiver.cli.common import emit_json, err, out, parse_time, runtime, short_time
+from archiver.cli.common import Col, emit_json, err, out, parse_time, runtime, short_time, table
 from archiver.errors import EXIT_INTEGRITY
 from archiver.governance.audit import record_event
 from archiver.governance.audit_log import (
@@ -137,12 +136,15 @@ def audit_list(
     if json_out:
         emit_json([event_json(e) for e in events])
         return
-    table = Table()
-    for column in ("seq", "at", "actor", "action", "subject"):
-        table.add_column(column, overflow="fold")
-    for e in events:
-        table.add_row(str(e.seq), short_time(e.at), e.actor, e.action, e.subject)
-    out.print(table)
+    columns = (
+        Col("seq", justify="right"),
+        Col("at", optional=True),
+        Col("actor"),
+        Col("action"),
+        Col("subject"),  # folded, never cut: a subject may be a long WARC file name
+    )
+    rows = [(str(e.seq), short_time(e.at), e.actor, e.action, e.subject) for e in events]
+    out.print(table(columns, rows))
 
 
 @audit_app.command("export")

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from archiver.cli.common import emit_json, err, out, parse_time, runtime, short_time
+from archiver.cli.common import Col, emit_json, err, out, parse_time, runtime, short_time, table
 from archiver.governance.disposition import (
     Plan,
     PlanItem,
@@ -81,9 +81,15 @@ def hold_list(json_out: bool = typer.Option(False, "--json")) -> None:
     if json_out:
         emit_json([_hold_json(h) for h in holds])
         return
-    table = Table()
-    for column in ("hold_id", "name", "active", "criteria", "by", "since"):
-        table.add_column(column)
+    columns = (
+        Col("hold_id", ident=True),
+        Col("name"),
+        Col("active"),
+        Col("criteria"),
+        Col("by", optional=True),
+        Col("since", optional=True),
+    )
+    rows = []
     for h in holds:
         crit = " ".join(
             f"{k}={v}"
@@ -96,15 +102,17 @@ def hold_list(json_out: bool = typer.Option(False, "--json")) -> None:
             )
             if v
         )
-        table.add_row(
-            h.hold_id,
-            h.name,
-            "yes" if h.released_at is None else "released",
-            crit,
-            h.created_by,
-            short_time(h.created_at),
+        rows.append(
+            (
+                h.hold_id,
+                h.name,
+                "yes" if h.released_at is None else "released",
+                crit,
+                h.created_by,
+                short_time(h.created_at),
+            )
         )
-    out.print(table)
+    out.print(table(columns, rows))
 
 
 @hold_app.command("release")
@@ -134,21 +142,30 @@ def _plan_json(plan: Plan) -> dict[str, object]:
     }
 
 
-def _items_table(table: Table, eligible: list[PlanItem], blocked: list[PlanItem]) -> Table:
-    """A plan's captures: what the schedule says, when the store's lock ends, the decision."""
-    for column in ("capture", "account", "series", "retain until", "lock until", "decision"):
-        table.add_column(column, overflow="fold")
-    for i in eligible:
-        table.add_row(
+def _items_table(eligible: list[PlanItem], blocked: list[PlanItem]) -> Table:
+    """A plan's captures: what the schedule says, when the store's lock ends, the decision
+    (capture and account ids whole at any width)."""
+    columns = (
+        Col("capture", ident=True),
+        Col("account", ident=True),
+        Col("series", optional=True),
+        Col("retain until", optional=True),
+        Col("lock until"),  # when the store lets go: a forecast's first question
+        Col("decision"),
+    )
+    rows: list[tuple[str | Text, ...]] = [
+        (
             i.capture_id,
             i.account,
             i.series,
             short_time(i.retain_until),
             short_time(i.lock_until),
-            f"[green]{i.action}[/]",
+            Text(str(i.action), style="green"),
         )
-    for i in blocked:
-        table.add_row(
+        for i in eligible
+    ]
+    rows += [
+        (
             i.capture_id,
             i.account,
             i.series,
@@ -156,7 +173,9 @@ def _items_table(table: Table, eligible: list[PlanItem], blocked: list[PlanItem]
             short_time(i.lock_until),
             Text.assemble(("blocked", "yellow"), f": {i.reason}"),
         )
-    return table
+        for i in blocked
+    ]
+    return table(columns, rows)
 
 
 @retention_app.command("plan")
@@ -171,8 +190,8 @@ def plan_cmd(
         emit_json(_plan_json(plan))
         return
     forecast = " (a forecast: it cannot be approved before then)" if plan.forecast else ""
-    table = Table(title=f"{plan.plan_id} as of {short_time(plan.as_of)}{forecast}")
-    out.print(_items_table(table, plan.eligible, plan.blocked))
+    out.print(f"[bold]{plan.plan_id}[/] as of {short_time(plan.as_of)}{forecast}")
+    out.print(_items_table(plan.eligible, plan.blocked))
     err.print(
         f"{len(plan.eligible)} eligible, {len(plan.blocked)} blocked; another person "
         f"approves with `archiver retention approve {plan.plan_id}`"
@@ -257,21 +276,28 @@ def list_cmd(
     if json_out:
         emit_json([_record_json(p, items=False) for p in plans])
         return
-    table = Table()
-    for column in ("plan", "status", "as of", "planned by", "approved by", "executed", "by"):
-        table.add_column(column, overflow="fold")
-    for p in plans:
-        done_at = p.executed_at or p.cancelled_at
-        table.add_row(
+    columns = (
+        Col("plan", ident=True),
+        Col("status"),
+        Col("as of", optional=True),
+        Col("planned by"),
+        Col("approved by"),
+        Col("executed", optional=True),
+        Col("by", optional=True),
+    )
+    rows = [
+        (
             p.plan_id,
             p.status + (" (forecast)" if p.forecast else ""),
             short_time(p.as_of),
             p.planned_by,
             p.approved_by or "-",
-            short_time(done_at),
+            short_time(p.executed_at or p.cancelled_at),
             p.executed_by or p.cancelled_by or "-",
         )
-    out.print(table)
+        for p in plans
+    ]
+    out.print(table(columns, rows))
 
 
 @retention_app.command("show")
@@ -297,7 +323,7 @@ def show_cmd(
         )
     for key in p.certificate_keys:
         out.print(f"certificate {key}", markup=False)
-    out.print(_items_table(Table(), p.eligible, p.blocked))
+    out.print(_items_table(p.eligible, p.blocked))
 
 
 @retention_app.command("cancel")

@@ -22,6 +22,7 @@ from archiver.cli import review as review_cmds
 from archiver.cli import search_index as index_cmds
 from archiver.cli import simulate as simulate_cmds
 from archiver.cli import transfer as transfer_cmds
+from archiver.cli import web as web_cmds
 from archiver.cli.common import emit_json, err, runtime
 from archiver.errors import EXIT_FAILED, EXIT_USAGE, ArchiverError
 
@@ -54,6 +55,7 @@ app.command("simulator")(simulate_cmds.simulator)
 app.command("demo")(simulate_cmds.demo)
 app.command("replay")(replay_cmds.replay)
 app.command("report")(report_cmds.report)
+app.command("web")(web_cmds.web)
 
 
 @app.command()

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
-from archiver.cli.common import emit_json, err, out, settings
+from archiver.cli.common import Col, emit_json, err, out, settings, table
 from archiver.policy.loader import load_policies
 from archiver.policy.model import PolicySet
 
@@ -91,15 +90,26 @@ def show(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
     if json_out:
         emit_json(_describe(policies))
         return
-    table = Table(title="Series")
-    for column in ("id", "retention", "cutoff", "disposition", "authority"):
-        table.add_column(column)
-    for s in policies.series.values():
-        table.add_row(s.id, s.retention.text, s.cutoff, s.disposition, s.authority or "-")
-    out.print(table)
-    table = Table(title="Accounts")
-    for column in ("id", "platform", "series", "schedule", "agency"):
-        table.add_column(column)
-    for a in policies.accounts.values():
-        table.add_row(a.id, a.platform, a.series, a.schedule.text, a.agency)
-    out.print(table)
+    series = (
+        Col("id", ident=True),
+        Col("retention"),
+        Col("cutoff"),
+        Col("disposition"),
+        Col("authority", optional=True),
+    )
+    rows = [
+        (s.id, s.retention.text, s.cutoff, s.disposition, s.authority or "-")
+        for s in policies.series.values()
+    ]
+    out.print(table(series, rows, title="Series"))
+    accounts = (
+        Col("id", ident=True),
+        Col("platform"),
+        Col("series", ident=True),
+        Col("schedule"),
+        Col("agency", optional=True),
+    )
+    account_rows = [
+        (a.id, a.platform, a.series, a.schedule.text, a.agency) for a in policies.accounts.values()
+    ]
+    out.print(table(accounts, account_rows, title="Accounts"))

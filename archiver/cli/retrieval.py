@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from archiver.cli.common import emit_json, err, out, parse_time, runtime, short_time
+from archiver.cli.common import Col, emit_json, err, out, parse_time, runtime, short_time, table
 from archiver.index.api import PostSummary, jsonable
 from archiver.output import check_new_file, write_file
 from archiver.retrieval import extract as extract_record
@@ -40,16 +40,22 @@ def _post_json(p: PostSummary) -> dict[str, object]:
 
 
 def posts_table(posts: list[PostSummary], title: str | None = None) -> Table:
-    """Posts as a table; search snippets have their matches (``[word]``) highlighted."""
-    table = Table(title=title)
-    for column in ("post_id", "published", "title / text", "v", "flags"):
-        table.add_column(column, overflow="fold")
+    """Posts as a table, post ids whole; search snippets have their matches (``[word]``)
+    highlighted."""
+    columns = (
+        Col("post_id", ident=True),
+        Col("published", optional=True),
+        Col("title / text"),
+        Col("v", justify="right"),
+        Col("flags", optional=True),
+    )
+    rows = []
     for p in posts:
         flags = " ".join(f for f, on in (("edited", p.edited), ("deleted", p.deleted)) if on)
         body = Text(" ".join((p.snippet or p.title or p.text).split())[:160])
         body.highlight_regex(r"\[[^\]]+\]", "bold yellow")
-        table.add_row(p.post_id, short_time(p.published_at), body, str(p.versions), flags)
-    return table
+        rows.append((p.post_id, short_time(p.published_at), body, str(p.versions), flags))
+    return table(columns, rows, title=title)
 
 
 @posts_app.command("list")
@@ -228,20 +234,27 @@ def show(
             f"published {short_time(doc['published_at'])}, versions {len(doc['versions'])}"
             + (f", {' '.join(flags)}" if flags else "")
         )
-        table = Table(title="versions")
-        for column in ("v", "captured", "capture", "WARC file @ offset+length", "block digest"):
-            table.add_column(column, overflow="fold")
+        columns = (
+            Col("v", justify="right"),
+            Col("captured", optional=True),
+            Col("capture", ident=True),
+            Col("WARC file @ offset+length"),
+            Col("block digest", optional=True),
+        )
+        rows = []
         for v in doc["versions"]:
             r = v["record"] or {}
             where = f"{r.get('warc_file', '-')} @ {r.get('offset', '-')}+{r.get('length', '-')}"
-            table.add_row(
-                str(v["version"]),
-                short_time(v["captured_at"]),
-                v["capture_id"],
-                where,
-                str(r.get("block_digest", "-")),
+            rows.append(
+                (
+                    str(v["version"]),
+                    short_time(v["captured_at"]),
+                    v["capture_id"],
+                    where,
+                    str(r.get("block_digest", "-")),
+                )
             )
-        out.print(table)
+        out.print(table(columns, rows, title="versions"))
         for e in doc["events"]:
             ev = e["evidence"] or {}
             out.print(

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
-from archiver.cli.common import emit_json, err, out, short_time
+from archiver.cli.common import Col, emit_json, err, out, short_time, table
 from archiver.cli.common import runtime as build_runtime
 from archiver.governance.review import review_captures
 
@@ -31,11 +30,23 @@ def review(
     if json_out:
         emit_json(result)
         return
-    table = Table(title=f"{result.review_id}: {result.decision} by {result.reviewed_by}")
-    for column in ("capture", "from", "series", "retain until", "locked until"):
-        table.add_column(column, overflow="fold")
-    for c in result.captures:
-        locked = short_time(c.locked_until) + (" (lock kept: later)" if c.lock_kept else "")
-        table.add_row(c.capture_id, c.from_series, c.series, short_time(c.retain_until), locked)
-    out.print(table)
+    columns = (
+        Col("capture", ident=True),
+        Col("from", optional=True),
+        Col("series"),
+        Col("retain until"),
+        Col("locked until", optional=True),
+    )
+    rows = [
+        (
+            c.capture_id,
+            c.from_series,
+            c.series,
+            short_time(c.retain_until),
+            short_time(c.locked_until) + (" (lock kept: later)" if c.lock_kept else ""),
+        )
+        for c in result.captures
+    ]
+    out.print(f"{result.review_id}: {result.decision} by {result.reviewed_by}", markup=False)
+    out.print(table(columns, rows))
     err.print(f"{len(result.captures)} capture(s) reviewed: {result.decision}", markup=False)

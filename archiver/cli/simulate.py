@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from pathlib import Path
+from types import FrameType
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
 from archiver.capture.job import CaptureResult, capture_account
-from archiver.cli.common import err, out, settings, short_time
+from archiver.cli.common import Col, err, out, settings, short_time, table
 from archiver.cli.retrieval import posts_table
 from archiver.config import load_settings
 from archiver.logging import configure_logging
@@ -26,9 +28,14 @@ def simulator(
     port: int = typer.Option(8765, "--port", help="Port on 127.0.0.1."),
     corpus: Path | None = typer.Option(None, "--corpus", help="Serve recordings from here."),
 ) -> None:
-    """Serve the local platform simulator until interrupted (Ctrl-C)."""
+    """Serve the local platform simulator until Ctrl-C or SIGTERM (exit 0)."""
     settings()  # validates the environment like every command
     sim = Simulator(port=port, corpus_dir=corpus)
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     err.print(f"simulator on http://127.0.0.1:{port}  (POST /_sim/advance for the next round)")
     try:
         sim.serve_forever()
@@ -55,12 +62,19 @@ def _capture_all(rt: Runtime, label: str) -> list[CaptureResult]:
 
 
 def _results_table(title: str, results: list[CaptureResult]) -> Table:
-    table = Table(title=title)
-    columns = ("account", "status", "records", "revisits", "bytes", "new", "edited", "deleted")
-    for column in (*columns, "stored"):
-        table.add_column(column)
-    for r in results:
-        table.add_row(
+    columns = (
+        Col("account", ident=True),
+        Col("status"),
+        Col("records", justify="right", optional=True),
+        Col("revisits", justify="right"),
+        Col("bytes", justify="right", optional=True),
+        Col("new", justify="right"),
+        Col("edited", justify="right"),
+        Col("deleted", justify="right"),
+        Col("stored", optional=True),
+    )
+    rows = [
+        (
             r.account,
             r.status,
             str(r.records),
@@ -71,7 +85,9 @@ def _results_table(title: str, results: list[CaptureResult]) -> Table:
             str(r.posts["deleted"]),
             f"{r.stored}/{len(r.warc_files)}",
         )
-    return table
+        for r in results
+    ]
+    return table(columns, rows, title=title)
 
 
 def demo(
@@ -115,14 +131,20 @@ def demo(
         third = _capture_all(rt, "third capture (after deletions)")
         out.print(_results_table("Third capture: deleted posts detected", third))
     warcs = rt.index.list_warcs()
-    table = Table(title=f"Stored WARC files ({rt.store.url})")
-    table.add_column("file", overflow="fold")
-    table.add_column("bytes", justify="right")
-    table.add_column("retain until", no_wrap=True)
-    for w in warcs:
-        until = short_time(w.retain_until) if w.retain_until else "never (permanent)"
-        table.add_row(w.name, str(w.size), until)
-    out.print(table)
+    files = [
+        (
+            w.name,
+            str(w.size),
+            short_time(w.retain_until) if w.retain_until else "never (permanent)",
+        )
+        for w in warcs
+    ]
+    columns = (
+        Col("file", ident=True),
+        Col("bytes", justify="right", optional=True),
+        Col("retain until"),
+    )
+    out.print(table(columns, files, title=f"Stored WARC files ({rt.store.url})"))
     hits = rt.index.search("mission*", limit=5)
     out.print(posts_table(hits, title='search "mission*"'))
     edited = [p for r in second for p in rt.index.list_posts(r.account, edited=True)]

@@ -6,9 +6,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from archiver.cli.common import emit_json, err, out, runtime, short_time
+from archiver.cli.common import Col, emit_json, err, out, runtime, short_time, table
 from archiver.governance.transfer import SentBag, confirm_transfer, list_transfers, transfer_of
 
 transfer_app = typer.Typer(
@@ -18,11 +17,17 @@ transfer_app = typer.Typer(
 
 
 def _table(bags: list[SentBag]) -> None:
-    table = Table()
-    for column in ("bag", "plan", "series", "status", "location", "sent", "receipt"):
-        table.add_column(column, overflow="fold")
-    for b in bags:
-        table.add_row(
+    columns = (
+        Col("bag", ident=True),
+        Col("plan", ident=True),
+        Col("series", optional=True),
+        Col("status"),
+        Col("location", optional=True),
+        Col("sent", optional=True),
+        Col("receipt", optional=True),
+    )
+    rows = [
+        (
             b.bag_id,
             b.plan_id,
             b.series,
@@ -31,7 +36,9 @@ def _table(bags: list[SentBag]) -> None:
             short_time(b.sent_at),
             f"{b.receipt_name} ({(b.receipt_sha256 or '')[:12]})" if b.receipt_name else "-",
         )
-    out.print(table)
+        for b in bags
+    ]
+    out.print(table(columns, rows))
 
 
 @transfer_app.command("confirm")

@@ -1,6 +1,9 @@
 """Listings of posts for a records package: CSV (one row per post) and PDF (text and URLs).
 
-Both take an iterator of posts and write as they go; nothing holds the whole selection.
+Both take an iterator of posts and write as they go; nothing holds the whole selection. Each
+post says who wrote it (``author``: a citizen's reply is credited to the citizen, not to the
+agency whose account it was captured from), what it is (``kind``: post, reply or comment), what
+it answers (``in_reply_to``) and which media it carried.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from archiver.index.api import PostSummary
+from archiver.reports.fonts import pdf_fonts
 
 CSV_COLUMNS = (
     "post_id",
@@ -28,12 +32,11 @@ CSV_COLUMNS = (
     "platform",
     "native_id",
     "captured_at",
-)
-
-_FONT_CANDIDATES = (
-    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
-    Path("/usr/share/fonts/dejavu/DejaVuSans.ttf"),
-    Path("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf"),
+    "author",
+    "kind",
+    "in_reply_to",
+    "media_count",
+    "media",
 )
 
 
@@ -57,6 +60,11 @@ def post_row(p: PostSummary) -> list[str]:
         p.platform,
         p.native_id,
         _iso(p.captured_at),
+        p.author or "",
+        p.kind,
+        p.in_reply_to or "",
+        str(len(p.media)),
+        " ".join(p.media),
     ]
 
 
@@ -79,37 +87,14 @@ class PdfHeading:
     lines: tuple[str, ...] = ()
 
 
-class _Fonts:
-    def __init__(self) -> None:
-        from reportlab.pdfbase import pdfmetrics
-        from reportlab.pdfbase.ttfonts import TTFont
-
-        self.regular, self.bold, self.unicode = "Helvetica", "Helvetica-Bold", False
-        for path in _FONT_CANDIDATES:
-            if path.is_file():
-                bold = path.with_name(path.name.replace("Sans.ttf", "Sans-Bold.ttf"))
-                pdfmetrics.registerFont(TTFont("ListingSans", str(path)))
-                self.regular, self.bold, self.unicode = "ListingSans", "ListingSans", True
-                if bold.is_file() and bold != path:
-                    pdfmetrics.registerFont(TTFont("ListingSans-Bold", str(bold)))
-                    self.bold = "ListingSans-Bold"
-                break
-
-    def clean(self, text: str) -> str:
-        """Text the font can draw (standard fonts: Latin-1, others replaced by ``?``)."""
-        if self.unicode:
-            return text
-        return text.encode("latin-1", "replace").decode("latin-1")
-
-
 def write_pdf(posts: Iterable[PostSummary], path: Path, heading: PdfHeading) -> int:
-    """A paginated PDF: for each post its id, account, dates, flags, URL, title and text.
-    Drawn page by page with the canvas API (no flowable list of the whole selection)."""
+    """A paginated PDF: for each post its id, account, author, kind (and what it answers),
+    dates, flags, URL, title, text and media. Drawn page by page with the canvas API (no
+    flowable list of the whole selection); CJK text in the fallback font (:mod:`fonts`)."""
     from reportlab.lib.pagesizes import A4
-    from reportlab.lib.utils import simpleSplit
     from reportlab.pdfgen import canvas
 
-    fonts = _Fonts()
+    fonts = pdf_fonts()
     width, height = A4
     margin = 50.0
     usable = width - 2 * margin
@@ -120,19 +105,19 @@ def write_pdf(posts: Iterable[PostSummary], path: Path, heading: PdfHeading) -> 
     y = height - margin
 
     def footer() -> None:
-        pdf.setFont(fonts.regular, 8)
-        pdf.drawRightString(width - margin, margin / 2, f"{heading.title} - page {page}")
+        text = f"{heading.title} - page {page}"
+        x = width - margin - fonts.width(text, fonts.regular, 8)
+        fonts.draw(pdf, x, margin / 2, text, fonts.regular, 8)
 
     def line(text: str, font: str, size: float, gap: float = 2.0) -> None:
         nonlocal y, page
-        for piece in simpleSplit(fonts.clean(text), font, size, usable) or [""]:
+        for piece in fonts.wrap(text, font, size, usable):
             if y - size < margin:
                 footer()
                 pdf.showPage()
                 page += 1
                 y = height - margin
-            pdf.setFont(font, size)
-            pdf.drawString(margin, y - size, piece)
+            fonts.draw(pdf, margin, y - size, piece, font, size)
             y -= size + gap
 
     line(heading.title, fonts.bold, 15, 6)
@@ -149,12 +134,18 @@ def write_pdf(posts: Iterable[PostSummary], path: Path, heading: PdfHeading) -> 
             fonts.bold,
             9.5,
         )
+        answers = f" in reply to {p.in_reply_to}" if p.in_reply_to else ""
+        line(f"{p.kind} by {p.author or 'unknown author'}{answers}", fonts.regular, 8.5)
         if p.url:
             line(p.url, fonts.regular, 8.5)
         if p.title:
             line(p.title, fonts.bold, 9)
         for paragraph in _paragraphs(p.text):
             line(paragraph, fonts.regular, 9)
+        if p.media:
+            line(f"media ({len(p.media)}):", fonts.regular, 8.5)
+            for url in p.media:
+                line(url, fonts.regular, 8)
         y -= 8
     if count == 0:
         line("No posts in this selection.", fonts.regular, 10)

@@ -661,12 +661,14 @@ def render_certificate_pdf(cert: dict[str, Any], digest: str) -> bytes:
 
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
-    from reportlab.lib.styles import getSampleStyleSheet
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    styles = getSampleStyleSheet()
+    from archiver.reports.fonts import pdf_fonts
+
+    fonts = pdf_fonts()
+    styles = fonts.styles()
     small = styles["BodyText"].clone("small", fontSize=7, leading=9)
-    e = html.escape
+    e = fonts.markup  # escapes, and draws CJK in the fallback font
 
     def when(value: Any) -> str:
         return e(str(jsonable(value)))
@@ -692,7 +694,7 @@ def render_certificate_pdf(cert: dict[str, Any], digest: str) -> bytes:
                 Paragraph(e(str(o["series"])), small),
                 Paragraph(e(str(o["authority"] or "")), small),
                 Paragraph(when(o["captured_at"]), small),
-                o["action"],
+                Paragraph(e(str(o["action"])), small),
                 Paragraph(e(str(o["sha256"])), small),
             ]
         )

@@ -154,6 +154,8 @@ _SUMMARY_POST = (
     "versions",
     "edited",
     "deleted",
+    "kind",
+    "in_reply_to",
 )
 _POST_CHANGES = ("last_captured_at", "deleted", "deleted_at", "versions", "edited", "url")
 _COMPLETE = '"complete_listing": true'  # as the ledger JSON spells it (indent=1, sorted keys)
@@ -654,6 +656,7 @@ class Index:
             "captured_at": captured_at,
             "capture_id": capture_id,
             "record_id": post.record_id,
+            "media": json.dumps(list(post.media)),
         }
 
     @staticmethod
@@ -744,19 +747,29 @@ class Index:
                 edited=p.edited,
                 deleted=p.deleted,
                 snippet=(snippets or {}).get(v.id or -1),
+                kind=p.kind,
+                in_reply_to=p.in_reply_to,
+                media=tuple(json.loads(v.media or "[]")),
             )
             for p, v in rows
         ]
 
     def list_posts(
-        self, account: str, *, edited: bool = False, deleted: bool = False, limit: int = 1000
+        self,
+        account: str,
+        *,
+        edited: bool = False,
+        deleted: bool = False,
+        limit: int = 1000,
+        offset: int = 0,
     ) -> list[PostSummary]:
-        """An account's posts (latest version each), newest first."""
+        """An account's posts (latest version each), newest first; ``offset`` pages on."""
         with session_scope(self.engine) as s:
             q = (
                 _with_latest_version()
                 .where(PostRow.account == account)
                 .order_by(col(PostRow.published_at).desc(), col(PostRow.post_id))
+                .offset(offset)
                 .limit(limit)
             )
             if edited:
@@ -764,6 +777,27 @@ class Index:
             if deleted:
                 q = q.where(col(PostRow.deleted).is_(True))
             return self._summaries(s.exec(q).all())
+
+    def replies_to(self, account: str, native_id: str) -> list[PostSummary]:
+        """The replies and comments of ``account`` that answer ``native_id``, oldest first."""
+        with session_scope(self.engine) as s:
+            q = (
+                _with_latest_version()
+                .where(PostRow.account == account)
+                .where(PostRow.in_reply_to == native_id)
+                .order_by(col(PostRow.published_at), col(PostRow.post_id))
+            )
+            return self._summaries(s.exec(q).all())
+
+    def post_accounts(self) -> list[tuple[str, int]]:
+        """``(account, number of posts)`` for every account with posts in the index."""
+        with session_scope(self.engine) as s:
+            rows = s.exec(
+                select(PostRow.account, func.count())
+                .group_by(col(PostRow.account))
+                .order_by(col(PostRow.account))
+            ).all()
+            return [(str(a), int(n)) for a, n in rows]
 
     def find_post(self, ident: str) -> PostRow:
         """A post by ``post_id``, native id or URL."""
@@ -910,6 +944,7 @@ class Index:
             versions_t.c.title,
             versions_t.c.text,
             versions_t.c.captured_at,
+            versions_t.c.media,
             top_q.label("top_id"),
         ]
         found: dict[int, PostSummary] = {}
@@ -929,6 +964,7 @@ class Index:
                         text=m["text"],
                         captured_at=utc(m["captured_at"]),
                         snippet=snippets.get(int(m["id"])),
+                        media=tuple(json.loads(m["media"] or "[]")),
                     )
             if top is None:  # no rows to carry it
                 top = int(conn.execute(highest).scalar() or 0)

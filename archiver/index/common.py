@@ -59,6 +59,9 @@ class PostSummary:
     edited: bool
     deleted: bool
     snippet: str | None = None
+    kind: str = "post"  # post | reply | comment
+    in_reply_to: str | None = None  # native id of the post or comment it answers
+    media: tuple[str, ...] = ()  # media URLs of the version shown
 
 
 @dataclass(frozen=True)

@@ -132,6 +132,8 @@ class PostVersionRow(SQLModel, table=True):
     )
     capture_id: str = Field(index=True)
     record_id: str | None = None
+    media: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
+    """JSON list of the media URLs (images, video, audio) attached to this version."""
 
 
 class PostEventRow(SQLModel, table=True):

@@ -12,6 +12,7 @@ from typing import Any
 
 from archiver.index.api import jsonable
 from archiver.reports.build import Report
+from archiver.reports.fonts import pdf_fonts
 
 FORMATS = ("html", "pdf", "csv", "json")
 STATUS_COLOURS = {"ok": "#2e7d32", "partial": "#f9a825", "failed": "#c62828", "running": "#777"}
@@ -123,14 +124,14 @@ svg{{max-width:100%;height:auto}}
 def to_pdf(report: Report) -> bytes:
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
-    from reportlab.lib.styles import getSampleStyleSheet
     from reportlab.lib.units import cm
     from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, TableStyle
     from reportlab.platypus import Table as PdfTable
 
-    styles = getSampleStyleSheet()
+    fonts = pdf_fonts()
+    styles = fonts.styles()
     small = styles["BodyText"].clone("small", fontSize=6, leading=7)
-    e = html.escape
+    e = fonts.markup  # escapes, and draws CJK in the fallback font
     story: list[Any] = [Paragraph(e(report.title), styles["Title"])]
     for key, value in _facts(report):
         story.append(Paragraph(f"<b>{e(key)}</b>: {e(value)}", styles["BodyText"]))
