@@ -28,7 +28,6 @@ NOT_YET_MOVED: dict[str, str] = {
     "archiver/governance/plans.py": "DispositionPlanRow reads, moved with disposition.py",
     "archiver/governance/review.py": "review queries (index/governance.py)",
     "archiver/governance/transfer.py": "transfer queries (index/governance.py)",
-    "archiver/reports/build.py": "the report SQL (index/reports.py)",
     "archiver/service/distributed.py": "task rows (index/tasks.py)",
     "archiver/service/lease.py": "PostgreSQL advisory locks (index/leases.py)",
 }

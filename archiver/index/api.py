@@ -67,6 +67,7 @@ from archiver.index.models import (
     RecordRow,
     WarcFileRow,
 )
+from archiver.index.reports import ReportQueries
 from archiver.index.search import parse_query
 from archiver.warc.writer import WrittenRecord
 
@@ -173,6 +174,8 @@ class Index:
         """What the integrity checks compare (:mod:`archiver.index.fixity`)."""
         self.governance = GovernanceQueries(engine)
         """Holds and retention inputs (:mod:`archiver.index.governance`)."""
+        self.reports = ReportQueries(engine)
+        """The compliance reports' set queries (:mod:`archiver.index.reports`)."""
 
     @classmethod
     def open(
