@@ -162,11 +162,7 @@ def review_captures(
     (exit 2) for a decision that cannot apply: an unknown decision or series, ``--to`` without
     ``reschedule``, destroying permanent or unscheduled records, captures held by a plan, or
     rescheduling captures under a legal hold."""
-    from archiver.governance.disposition import (
-        _latest_publications,
-        pending_plans,
-        schedule_retain_until,
-    )
+    from archiver.governance.disposition import pending_plans, schedule_retain_until
     from archiver.governance.holds import HoldMatcher
 
     if decision not in DECISIONS:
@@ -222,7 +218,7 @@ def review_captures(
         reviewed_at=now,
         to_series=target.id if target else None,
     )
-    published = _latest_publications(rt)
+    published = rt.index.governance.latest_publications()
     for r in rows:
         current = policies.series.get(r.series, UNSCHEDULED)
         summary = rt.index.get_capture(r.capture_id)
