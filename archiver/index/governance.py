@@ -1,8 +1,9 @@
 """Governance queries: legal holds, what retention and locks are computed from, disposition
-plans and the tombstones of what they disposed of."""
+plans and the tombstones of what they disposed of, appraisals (reviews) and transfers."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -10,10 +11,10 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
-from sqlmodel import col, delete, func, select
+from sqlmodel import col, delete, func, select, update
 
 from archiver.errors import NotFoundError, UsageError
-from archiver.index.common import utc
+from archiver.index.common import CaptureSummary, _capture, utc
 from archiver.index.db import session_scope
 from archiver.index.models import (
     CaptureRow,
@@ -23,7 +24,9 @@ from archiver.index.models import (
     PostRow,
     PostVersionRow,
     RecordRow,
+    ReviewRow,
     TombstoneRow,
+    TransferRow,
     WarcFileRow,
 )
 
@@ -119,6 +122,65 @@ class Tombstone:
     approved_by: str
     disposed_by: str
     disposed_at: datetime
+
+
+@dataclass(frozen=True)
+class ReviewState:
+    """The latest appraisal of one capture."""
+
+    review_id: str
+    decision: str
+    reviewed_by: str
+    reviewed_at: datetime
+    retain_until: datetime | None  # keep: kept until (None: for good); else the schedule's
+
+
+@dataclass(frozen=True)
+class ReviewEntry:
+    """One capture's part of an appraisal, as recorded."""
+
+    review_id: str
+    capture_id: str
+    decision: str
+    from_series: str
+    to_series: str
+    reason: str
+    reviewed_by: str
+    reviewed_at: datetime
+    retain_until: datetime | None
+    locked_until: datetime | None
+
+
+@dataclass(frozen=True)
+class SentBag:
+    """One bag written to a destination."""
+
+    bag_id: str
+    plan_id: str
+    series: str
+    destination: str
+    location: str
+    accession: str | None
+    transfer_request: str | None
+    warc_version: str
+    captures: list[str]
+    manifest_sha256: str
+    payload_oxum: str
+    status: str
+    sent_by: str
+    sent_at: datetime
+    receipt_name: str | None = None
+    receipt_sha256: str | None = None
+    receipt_key: str | None = None
+    confirmed_by: str | None = None
+    confirmed_at: datetime | None = None
+
+
+def _sent(row: TransferRow) -> SentBag:
+    values = {f.name: getattr(row, f.name) for f in fields(SentBag)}
+    values["captures"] = json.loads(row.captures)
+    values["sent_at"], values["confirmed_at"] = utc(row.sent_at), utc(row.confirmed_at)
+    return SentBag(**values)
 
 
 class GovernanceQueries:
@@ -335,3 +397,109 @@ class GovernanceQueries:
                 raise NotFoundError(f"no capture {capture_id} in the index")
             capture.status = "disposed"
             s.add(capture)
+
+    # --- appraisal -----------------------------------------------------------------------------
+
+    def latest_reviews(self) -> dict[str, ReviewState]:
+        """capture_id → its latest review decision (captures never reviewed are absent)."""
+        found: dict[str, ReviewState] = {}
+        with session_scope(self._engine) as s:
+            for row in s.exec(select(ReviewRow).order_by(col(ReviewRow.id))):
+                found[row.capture_id] = ReviewState(
+                    review_id=row.review_id,
+                    decision=row.decision,
+                    reviewed_by=row.reviewed_by,
+                    reviewed_at=utc(row.reviewed_at),
+                    retain_until=utc(row.retain_until),
+                )
+        return found
+
+    def add_reviews(self, entries: Iterable[ReviewEntry]) -> None:
+        """Record an appraisal's entries, in one transaction."""
+        with session_scope(self._engine) as s:
+            for e in entries:
+                s.add(ReviewRow(**{f.name: getattr(e, f.name) for f in fields(e)}))
+
+    def captures_in_series(self, series: str) -> list[CaptureSummary]:
+        """Every capture of ``series`` (any status), oldest start first."""
+        with session_scope(self._engine) as s:
+            rows = s.exec(
+                select(CaptureRow)
+                .where(CaptureRow.series == series)
+                .order_by(col(CaptureRow.started_at))
+            )
+            return [_capture(r) for r in rows]
+
+    def move_capture(self, capture_id: str, series: str) -> None:
+        """Name ``series`` for the capture, its WARC files and records, and for every post
+        whose versions are all in captures of that series now, in one transaction."""
+        with session_scope(self._engine) as s:
+            for table in (CaptureRow, WarcFileRow, RecordRow):
+                s.exec(
+                    update(table).where(col(table.capture_id) == capture_id).values(series=series)
+                )
+            post_ids = set(
+                s.exec(
+                    select(PostVersionRow.post_id).where(PostVersionRow.capture_id == capture_id)
+                )
+            )
+            for post_id in sorted(post_ids):
+                others = set(
+                    s.exec(
+                        select(CaptureRow.series)
+                        .join(
+                            PostVersionRow,
+                            col(PostVersionRow.capture_id) == col(CaptureRow.capture_id),
+                        )
+                        .where(PostVersionRow.post_id == post_id)
+                    )
+                )
+                if others == {series}:
+                    s.exec(
+                        update(PostRow).where(col(PostRow.post_id) == post_id).values(series=series)
+                    )
+
+    # --- transfer ------------------------------------------------------------------------------
+
+    def transfers(self, plan_id: str | None = None) -> list[SentBag]:
+        """Every bag sent (of one plan, or all), oldest first."""
+        with session_scope(self._engine) as s:
+            q = select(TransferRow).order_by(col(TransferRow.sent_at), col(TransferRow.bag_id))
+            if plan_id is not None:
+                q = q.where(TransferRow.plan_id == plan_id)
+            return [_sent(r) for r in s.exec(q)]
+
+    def add_transfer(self, bag: SentBag) -> None:
+        """Record a bag just sent."""
+        values = {f.name: getattr(bag, f.name) for f in fields(bag)}
+        values["captures"] = json.dumps(bag.captures)
+        with session_scope(self._engine) as s:
+            s.add(TransferRow(**values))
+
+    def confirm_transfers(
+        self,
+        bag_ids: Iterable[str],
+        *,
+        by: str,
+        at: datetime,
+        receipt_name: str,
+        receipt_sha256: str,
+        receipt_key: str,
+        receipt: str,
+        receipt_encoding: str,
+    ) -> None:
+        """Mark the bags ``bag_ids`` confirmed by the receipt (its text or base64), in one
+        transaction (NotFoundError, and nothing changes, for an unknown bag)."""
+        with session_scope(self._engine) as s:
+            for bag_id in bag_ids:
+                row = s.get(TransferRow, bag_id)
+                if row is None:
+                    raise NotFoundError(f"no transfer bag {bag_id} in the index")
+                row.status, row.confirmed_by, row.confirmed_at = "confirmed", by, at
+                row.receipt_name, row.receipt_sha256 = receipt_name, receipt_sha256
+                row.receipt_key, row.receipt, row.receipt_encoding = (
+                    receipt_key,
+                    receipt,
+                    receipt_encoding,
+                )
+                s.add(row)
