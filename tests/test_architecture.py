@@ -24,8 +24,6 @@ ALLOWED: dict[str, str] = {}
 NOT_YET_MOVED: dict[str, str] = {
     "archiver/capture/job.py": "builds CaptureRow/WarcFileRow for Index.start_capture/add_warc",
     "archiver/capture/recovery.py": "builds CaptureRow/WarcFileRow, as job.py does",
-    "archiver/service/distributed.py": "task rows (index/tasks.py)",
-    "archiver/service/lease.py": "PostgreSQL advisory locks (index/leases.py)",
 }
 
 
