@@ -24,13 +24,6 @@ ALLOWED: dict[str, str] = {}
 NOT_YET_MOVED: dict[str, str] = {
     "archiver/capture/job.py": "builds CaptureRow/WarcFileRow for Index.start_capture/add_warc",
     "archiver/capture/recovery.py": "builds CaptureRow/WarcFileRow, as job.py does",
-    "archiver/governance/disposition.py": "plan, approve and dispose queries (index/governance.py)",
-    "archiver/governance/plans.py": "DispositionPlanRow reads, moved with disposition.py",
-    "archiver/governance/review.py": "review queries (index/governance.py)",
-    "archiver/governance/transfer.py": "transfer queries (index/governance.py)",
-    "archiver/reports/build.py": "the report SQL (index/reports.py)",
-    "archiver/service/distributed.py": "task rows (index/tasks.py)",
-    "archiver/service/lease.py": "PostgreSQL advisory locks (index/leases.py)",
 }
 
 

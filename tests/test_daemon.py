@@ -256,7 +256,7 @@ def test_a_leader_whose_lease_connection_is_killed_steps_down(
         pytest.skip("the embedded lease is a flock held by the kernel: no server can end it")
     import psycopg
 
-    from archiver.service.lease import LOCK_KEY
+    from archiver.index.leases import LOCK_KEY
 
     port_a, port_b = free_port(), free_port()
     daemon_env(port_a)

@@ -27,7 +27,6 @@ from archiver.service.distributed import (
     task_key,
     task_state,
 )
-from archiver.service.lease import Lease
 from archiver.simulator import Simulator
 from tests.conftest import MakeRuntime, archiver_env, write_policy
 from tests.processes import FEED, free_port, metric, ticker_policy, wait_for
@@ -132,7 +131,7 @@ def test_a_task_runs_once_per_slot_and_never_beside_its_account(
     rt = make_runtime(policies=folder)
     assert run_capture_task(rt, "ticker", SLOT) == "ok"
     assert run_capture_task(rt, "ticker", SLOT) == "done-before"
-    held = Lease(rt.index.engine, _lock_dir(rt), "account:ticker")
+    held = rt.index.leases.lease(_lock_dir(rt), "account:ticker")
     assert held.acquire()
     try:
         later = SLOT.replace(hour=13)

@@ -17,9 +17,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import aliased
-from sqlmodel import col, delete, func, select
-
 from archiver.errors import NotFoundError, ObjectNotFoundError, StorageError, UsageError
 from archiver.governance.audit import record_event
 from archiver.governance.duties import refuse_lone_approver
@@ -29,17 +26,7 @@ from archiver.governance.policy_log import record_policy_in_force
 from archiver.governance.retention import cutoff_date
 from archiver.governance.review import disposal_action, latest_reviews, review_reason
 from archiver.index.api import CaptureSummary, WarcFileInfo, canonical_json, jsonable, utc
-from archiver.index.db import session_scope
-from archiver.index.models import (
-    CaptureRow,
-    DispositionPlanRow,
-    PostEventRow,
-    PostRow,
-    PostVersionRow,
-    RecordRow,
-    TombstoneRow,
-    WarcFileRow,
-)
+from archiver.index.governance import StoredPlan, Tombstone
 from archiver.logging import get_logger
 from archiver.policy.model import UNSCHEDULED, Series
 from archiver.runtime import Runtime
@@ -96,32 +83,6 @@ def schedule_retain_until(
     return result
 
 
-def _latest_publications(rt: Runtime) -> dict[str, datetime]:
-    """capture_id → the newest publication date among the post versions it captured."""
-    with session_scope(rt.index.engine) as s:
-        rows = s.exec(
-            select(PostVersionRow.capture_id, func.max(PostVersionRow.published_at))
-            .where(col(PostVersionRow.published_at).is_not(None))
-            .group_by(PostVersionRow.capture_id)
-        )
-        return {cid: utc(d) for cid, d in rows if d is not None}
-
-
-def _dependants_map(rt: Runtime) -> dict[str, set[str]]:
-    """capture_id → captures with revisit records whose originals it holds."""
-    original = aliased(RecordRow)
-    with session_scope(rt.index.engine) as s:
-        rows = s.exec(
-            select(original.capture_id, RecordRow.capture_id)
-            .join(original, col(RecordRow.refers_to) == col(original.record_id))
-            .where(RecordRow.rec_type == "revisit", RecordRow.capture_id != original.capture_id)
-        )
-        found: dict[str, set[str]] = {}
-        for holder, dependant in rows:
-            found.setdefault(holder, set()).add(dependant)
-        return found
-
-
 # A plan holds its captures from approval until it is done: approved, then (transfers) sent and
 # awaiting the receiving archives' receipt, or receipt recorded with originals still to delete.
 HOLDING_STATUSES = ("approved", "transferred_pending_receipt", "transfer_confirmed")
@@ -130,12 +91,9 @@ HOLDING_STATUSES = ("approved", "transferred_pending_receipt", "transfer_confirm
 def pending_plans(rt: Runtime) -> dict[str, tuple[str, str]]:
     """capture_id → (plan_id, status) for plans that hold it and are not done yet."""
     pending: dict[str, tuple[str, str]] = {}
-    with session_scope(rt.index.engine) as s:
-        for plan in s.exec(
-            select(DispositionPlanRow).where(col(DispositionPlanRow.status).in_(HOLDING_STATUSES))
-        ):
-            for item in json.loads(plan.body)["eligible"]:
-                pending[item["capture_id"]] = (plan.plan_id, plan.status)
+    for plan in rt.index.governance.plans(statuses=HOLDING_STATUSES):
+        for item in json.loads(plan.body)["eligible"]:
+            pending[item["capture_id"]] = (plan.plan_id, plan.status)
     return pending
 
 
@@ -146,15 +104,7 @@ def _evaluate(
     holds = HoldMatcher.active(rt)
     pending = pending_plans(rt)
     reviews = latest_reviews(rt)
-    with session_scope(rt.index.engine) as s:
-        q = (
-            select(CaptureRow.capture_id)
-            .where(col(CaptureRow.status).not_in(["disposed", "running"]))
-            .order_by(col(CaptureRow.started_at))
-        )
-        if series_filter:
-            q = q.where(CaptureRow.series == series_filter)
-        ids = list(s.exec(q))
+    ids = rt.index.governance.disposable_capture_ids(series_filter)
     # Everything per capture is read in a few set queries, not a few queries per capture.
     wanted = set(ids)
     summaries = {
@@ -163,8 +113,8 @@ def _evaluate(
     warcs_of: dict[str, list[WarcFileInfo]] = {}
     for w in rt.index.list_warcs():
         warcs_of.setdefault(w.capture_id, []).append(w)
-    published = _latest_publications(rt)
-    depends = _dependants_map(rt)
+    published = rt.index.governance.latest_publications()
+    depends = rt.index.governance.revisit_dependants()
     eligible: dict[str, PlanItem] = {}
     blocked: list[PlanItem] = []
     for capture_id in ids:
@@ -243,7 +193,7 @@ def _evaluate(
     return list(eligible.values()), blocked
 
 
-def _plan_from_row(row: DispositionPlanRow) -> Plan:
+def _plan_from_row(row: StoredPlan) -> Plan:
     body = json.loads(row.body)
 
     def items(key: str) -> list[PlanItem]:
@@ -289,19 +239,18 @@ def make_plan(rt: Runtime, *, as_of: datetime | None = None, series: str | None 
     )
     body = canonical_json(jsonable({"eligible": eligible, "blocked": blocked}))
     assert rt.policies is not None
-    with session_scope(rt.index.engine) as s:
-        s.add(
-            DispositionPlanRow(
-                plan_id=plan.plan_id,
-                as_of=as_of,
-                series_filter=series,
-                status="planned",
-                planned_by=plan.planned_by,
-                planned_at=now,
-                policy_hash=rt.policies.policy_hash,
-                body=body,
-            )
+    rt.index.governance.add_plan(
+        StoredPlan(
+            plan_id=plan.plan_id,
+            as_of=as_of,
+            series_filter=series,
+            status="planned",
+            planned_by=plan.planned_by,
+            planned_at=now,
+            policy_hash=rt.policies.policy_hash,
+            body=body,
         )
+    )
     record_event(
         rt,
         "retention.planned",
@@ -318,11 +267,11 @@ def make_plan(rt: Runtime, *, as_of: datetime | None = None, series: str | None 
 
 
 def get_plan(rt: Runtime, plan_id: str) -> Plan:
-    with session_scope(rt.index.engine) as s:
-        row = s.get(DispositionPlanRow, plan_id)
-        if row is None:
-            raise NotFoundError(f"no disposition plan {plan_id!r}")
-        return _plan_from_row(row)
+    """The plan ``plan_id`` with its items; NotFoundError when there is none."""
+    row = rt.index.governance.plan(plan_id)
+    if row is None:
+        raise NotFoundError(f"no disposition plan {plan_id!r}")
+    return _plan_from_row(row)
 
 
 def _refuse_forecast(rt: Runtime, plan_id: str, as_of: datetime, act: str) -> None:
@@ -348,10 +297,8 @@ def _refuse_cancelled(plan_id: str, status: str) -> None:
 def approve_plan(rt: Runtime, plan_id: str) -> Plan:
     """Approve a plan. The approver must not be its planner (two-person rule): exit 2 if so."""
     actor = rt.settings.actor
-    with session_scope(rt.index.engine) as s:
-        row = s.get(DispositionPlanRow, plan_id)
-        if row is None:
-            raise NotFoundError(f"no disposition plan {plan_id!r}")
+
+    def approve(row: StoredPlan) -> dict[str, Any]:
         _refuse_cancelled(plan_id, row.status)
         if row.status != "planned":
             raise UsageError(f"plan {plan_id} is {row.status}; only a planned plan is approved")
@@ -361,9 +308,12 @@ def approve_plan(rt: Runtime, plan_id: str) -> Plan:
                 f"refused: {actor} planned {plan_id} and cannot approve it too; another person "
                 "(ARCHIVER_ACTOR) must approve a disposition"
             )
-        row.status, row.approved_by, row.approved_at = "approved", actor, rt.clock.now()
-        s.add(row)
-        plan = _plan_from_row(row)
+        return {"status": "approved", "approved_by": actor, "approved_at": rt.clock.now()}
+
+    approved = rt.index.governance.update_plan(plan_id, approve)
+    if approved is None:
+        raise NotFoundError(f"no disposition plan {plan_id!r}")
+    plan = _plan_from_row(approved)
     record_event(
         rt,
         "retention.approved",
@@ -393,25 +343,7 @@ class DispositionResult:
 
 def _forget_capture(rt: Runtime, capture_id: str) -> None:
     """Remove a disposed capture's records and post payloads from the index (tombstones stay)."""
-    with session_scope(rt.index.engine) as s:
-        post_ids = set(
-            s.exec(select(PostVersionRow.post_id).where(PostVersionRow.capture_id == capture_id))
-        )
-        s.exec(delete(PostVersionRow).where(col(PostVersionRow.capture_id) == capture_id))
-        s.exec(delete(RecordRow).where(col(RecordRow.capture_id) == capture_id))
-        s.flush()
-        for post_id in post_ids:
-            remaining = s.exec(
-                select(PostVersionRow.id).where(PostVersionRow.post_id == post_id)
-            ).first()
-            if remaining is None:
-                s.exec(delete(PostEventRow).where(col(PostEventRow.post_id) == post_id))
-                s.exec(delete(PostRow).where(col(PostRow.post_id) == post_id))
-        s.exec(delete(WarcFileRow).where(col(WarcFileRow.capture_id) == capture_id))
-        capture = s.get(CaptureRow, capture_id)
-        assert capture is not None
-        capture.status = "disposed"
-        s.add(capture)
+    rt.index.governance.forget_capture(capture_id)
     rt.index.fulltext.delete_capture(capture_id)  # after the commit: the SQL index leads
 
 
@@ -447,10 +379,7 @@ def execute_plan(
     if plan.status != "approved":
         raise UsageError(f"plan {plan_id} is {plan.status}; it must be approved first")
     _refuse_forecast(rt, plan_id, plan.as_of, "executed")
-    with session_scope(rt.index.engine) as s:
-        row = s.get(DispositionPlanRow, plan_id)
-        assert row is not None
-        approved_by = row.approved_by or ""
+    approved_by = plan.approved_by or ""
     refuse_lone_approver(rt, plan_id, approved_by, {i.series for i in plan.eligible})
     result = DispositionResult(plan_id=plan_id)
     todo = disposable_now(rt, plan.eligible, result)
@@ -487,13 +416,12 @@ def dispose_items(
     ``undone_status`` (so it can run again). Items whose action is ``transfer`` are recorded
     as transferred (their receipt is in ``extra``)."""
     plan_id = plan.plan_id
-    with session_scope(rt.index.engine) as s:
-        row = s.get(DispositionPlanRow, plan_id)
-        assert row is not None
-        approved_by = row.approved_by or ""
+    stored = rt.index.governance.plan(plan_id)
+    assert stored is not None
+    approved_by = stored.approved_by or ""
     log = get_logger(plan_id=plan_id)
     now = rt.clock.now()
-    tombstones: list[TombstoneRow] = []
+    tombstones: list[Tombstone] = []
     for item in todo:
         warcs = rt.index.list_warcs(capture_id=item.capture_id)
         try:
@@ -510,7 +438,7 @@ def dispose_items(
         records = rt.index.records_of_capture(item.capture_id)
         for warc in warcs:
             tombstones.append(
-                TombstoneRow(
+                Tombstone(
                     warc_name=warc.name,
                     capture_id=item.capture_id,
                     account=item.account,
@@ -530,10 +458,7 @@ def dispose_items(
                     disposed_at=now,
                 )
             )
-        with session_scope(rt.index.engine) as s:
-            for t in tombstones:
-                if t.capture_id == item.capture_id:
-                    s.add(t)
+        rt.index.governance.add_tombstones(t for t in tombstones if t.capture_id == item.capture_id)
         _forget_capture(rt, item.capture_id)
         (result.transferred if item.action == "transfer" else result.destroyed).append(
             item.capture_id
@@ -590,16 +515,15 @@ def dispose_items(
         )
         rt.store.put_bytes(f"certificates/{name}.pdf", render_certificate_pdf(certificate, digest))
         result.certificate_key, result.certificate_sha256 = key, digest
-    with session_scope(rt.index.engine) as s:
-        row = s.get(DispositionPlanRow, plan_id)
-        assert row is not None
-        if result.complete:
-            row.status, row.executed_by, row.executed_at = done_status, rt.settings.actor, now
-        else:
-            row.status = undone_status
-        if key is not None:
-            row.certificate_key, row.certificate_sha256 = key, digest
-        s.add(row)
+    outcome: dict[str, Any] = (
+        {"status": done_status, "executed_by": rt.settings.actor, "executed_at": now}
+        if result.complete
+        else {"status": undone_status}
+    )
+    if key is not None:
+        outcome |= {"certificate_key": key, "certificate_sha256": digest}
+    done = rt.index.governance.update_plan(plan_id, lambda _row: outcome)
+    assert done is not None
     record_event(
         rt,
         "retention.disposed" if result.complete else "retention.disposition_incomplete",

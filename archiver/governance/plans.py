@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-
-from sqlmodel import col, select
+from typing import Any
 
 from archiver.errors import NotFoundError, UsageError
 from archiver.governance.audit import record_event
 from archiver.governance.disposition import PlanItem, get_plan
 from archiver.index.api import utc
-from archiver.index.db import session_scope
-from archiver.index.models import DispositionPlanRow
+from archiver.index.governance import StoredPlan
 from archiver.runtime import Runtime
 
 STATUSES = ("planned", "approved", "executed", "cancelled")
@@ -48,10 +46,9 @@ class PlanRecord:
     blocked: list[PlanItem] = field(default_factory=list)
 
 
-def _record(rt: Runtime, row: DispositionPlanRow) -> PlanRecord:
+def _record(rt: Runtime, row: StoredPlan) -> PlanRecord:
     as_of = utc(row.as_of)
     planned_at = utc(row.planned_at)
-    assert as_of is not None and planned_at is not None
     return PlanRecord(
         plan_id=row.plan_id,
         status=row.status,
@@ -76,11 +73,8 @@ def list_plans(rt: Runtime, *, status: str | None = None) -> list[PlanRecord]:
     not a plan status)."""
     if status is not None and status not in STATUSES:
         raise UsageError(f"--status {status!r}: a plan is one of {', '.join(STATUSES)}")
-    with session_scope(rt.index.engine) as s:
-        q = select(DispositionPlanRow).order_by(col(DispositionPlanRow.planned_at))
-        if status is not None:
-            q = q.where(DispositionPlanRow.status == status)
-        return [_record(rt, row) for row in s.exec(q)]
+    statuses = None if status is None else [status]
+    return [_record(rt, row) for row in rt.index.governance.plans(statuses=statuses)]
 
 
 def _certificates(rt: Runtime, plan_id: str) -> list[str]:
@@ -96,11 +90,10 @@ def _certificates(rt: Runtime, plan_id: str) -> list[str]:
 def plan_record(rt: Runtime, plan_id: str) -> PlanRecord:
     """One plan in full: its items, who planned, approved, executed or cancelled it and when,
     and the keys of the certificates its runs wrote. NotFoundError when there is no such plan."""
-    with session_scope(rt.index.engine) as s:
-        row = s.get(DispositionPlanRow, plan_id)
-        if row is None:
-            raise NotFoundError(f"no disposition plan {plan_id!r}; see `archiver retention list`")
-        record = _record(rt, row)
+    row = rt.index.governance.plan(plan_id)
+    if row is None:
+        raise NotFoundError(f"no disposition plan {plan_id!r}; see `archiver retention list`")
+    record = _record(rt, row)
     plan = get_plan(rt, plan_id)
     record.eligible, record.blocked = plan.eligible, plan.blocked
     record.certificate_keys = _certificates(rt, plan_id)
@@ -117,10 +110,10 @@ def cancel_plan(rt: Runtime, plan_id: str, reason: str) -> PlanRecord:
     if not reason.strip():
         raise UsageError("cancelling a plan needs --reason: say why it must not go on")
     actor, now = rt.settings.actor, rt.clock.now()
-    with session_scope(rt.index.engine) as s:
-        row = s.get(DispositionPlanRow, plan_id)
-        if row is None:
-            raise NotFoundError(f"no disposition plan {plan_id!r}; see `archiver retention list`")
+    was = ""
+
+    def cancel(row: StoredPlan) -> dict[str, Any]:
+        nonlocal was
         if row.status == "executed":
             raise UsageError(
                 f"plan {plan_id} was executed at {utc(row.executed_at):%Y-%m-%d %H:%M:%SZ} by "
@@ -133,9 +126,15 @@ def cancel_plan(rt: Runtime, plan_id: str, reason: str) -> PlanRecord:
                 f"{utc(row.cancelled_at):%Y-%m-%d %H:%M:%SZ}: {row.cancel_reason}"
             )
         was = row.status
-        row.status, row.cancelled_by, row.cancelled_at = "cancelled", actor, now
-        row.cancel_reason = reason
-        s.add(row)
+        return {
+            "status": "cancelled",
+            "cancelled_by": actor,
+            "cancelled_at": now,
+            "cancel_reason": reason,
+        }
+
+    if rt.index.governance.update_plan(plan_id, cancel) is None:
+        raise NotFoundError(f"no disposition plan {plan_id!r}; see `archiver retention list`")
     record = plan_record(rt, plan_id)
     record_event(
         rt,

@@ -22,20 +22,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from sqlmodel import col, select, update
-
 from archiver.errors import NotFoundError, UsageError
 from archiver.governance.audit import record_event
-from archiver.index.api import utc
-from archiver.index.db import session_scope
-from archiver.index.models import (
-    CaptureRow,
-    PostRow,
-    PostVersionRow,
-    RecordRow,
-    ReviewRow,
-    WarcFileRow,
-)
+from archiver.index.api import CaptureSummary
+from archiver.index.governance import ReviewEntry
+from archiver.index.governance import ReviewState as ReviewState
 from archiver.policy.model import UNSCHEDULED, UNSCHEDULED_ID, Series
 from archiver.runtime import Runtime
 
@@ -43,30 +34,9 @@ Decision = Literal["keep", "destroy", "reschedule"]
 DECISIONS: tuple[str, ...] = ("keep", "destroy", "reschedule")
 
 
-@dataclass(frozen=True)
-class ReviewState:
-    """The latest appraisal of one capture."""
-
-    review_id: str
-    decision: str
-    reviewed_by: str
-    reviewed_at: datetime
-    retain_until: datetime | None  # keep: kept until (None: for good); else the schedule's
-
-
 def latest_reviews(rt: Runtime) -> dict[str, ReviewState]:
     """capture_id → its latest review decision (captures never reviewed are absent)."""
-    found: dict[str, ReviewState] = {}
-    with session_scope(rt.index.engine) as s:
-        for row in s.exec(select(ReviewRow).order_by(col(ReviewRow.id))):
-            found[row.capture_id] = ReviewState(
-                review_id=row.review_id,
-                decision=row.decision,
-                reviewed_by=row.reviewed_by,
-                reviewed_at=utc(row.reviewed_at),
-                retain_until=utc(row.retain_until),
-            )
-    return found
+    return rt.index.governance.latest_reviews()
 
 
 def review_reason(series: Series, review: ReviewState | None, as_of: datetime) -> str | None:
@@ -119,27 +89,16 @@ class ReviewResult:
     captures: list[ReviewedCapture] = field(default_factory=list)
 
 
-def _targets(rt: Runtime, capture_id: str | None, series: str | None) -> list[CaptureRow]:
+def _targets(rt: Runtime, capture_id: str | None, series: str | None) -> list[CaptureSummary]:
     if (capture_id is None) == (series is None):
         raise UsageError("give a CAPTURE_ID or --series ID (one of them) to review")
-    with session_scope(rt.index.engine) as s:
-        if capture_id is not None:
-            row = s.get(CaptureRow, capture_id)
-            if row is None:
-                raise NotFoundError(
-                    f"no capture {capture_id!r}; list them with `archiver captures list`"
-                )
-            rows = [row]
-        else:
-            rows = list(
-                s.exec(
-                    select(CaptureRow)
-                    .where(CaptureRow.series == series)
-                    .order_by(col(CaptureRow.started_at))
-                )
-            )
-            if not rows:
-                raise NotFoundError(f"no captures in series {series!r}")
+    if capture_id is not None:
+        rows = [rt.index.get_capture(capture_id)]  # NotFoundError names `archiver captures list`
+    else:
+        assert series is not None
+        rows = rt.index.governance.captures_in_series(series)
+        if not rows:
+            raise NotFoundError(f"no captures in series {series!r}")
     gone = [r.capture_id for r in rows if r.status in ("disposed", "running")]
     if capture_id is not None and gone:
         raise UsageError(
@@ -162,11 +121,7 @@ def review_captures(
     (exit 2) for a decision that cannot apply: an unknown decision or series, ``--to`` without
     ``reschedule``, destroying permanent or unscheduled records, captures held by a plan, or
     rescheduling captures under a legal hold."""
-    from archiver.governance.disposition import (
-        _latest_publications,
-        pending_plans,
-        schedule_retain_until,
-    )
+    from archiver.governance.disposition import pending_plans, schedule_retain_until
     from archiver.governance.holds import HoldMatcher
 
     if decision not in DECISIONS:
@@ -222,7 +177,7 @@ def review_captures(
         reviewed_at=now,
         to_series=target.id if target else None,
     )
-    published = _latest_publications(rt)
+    published = rt.index.governance.latest_publications()
     for r in rows:
         current = policies.series.get(r.series, UNSCHEDULED)
         summary = rt.index.get_capture(r.capture_id)
@@ -237,7 +192,7 @@ def review_captures(
             new_series = target or current
             until = schedule_retain_until(new_series, summary, published.get(r.capture_id))
         if target is not None:
-            _move(rt, r.capture_id, target.id)
+            rt.index.governance.move_capture(r.capture_id, target.id)
         locked, kept = _lock_at_least(rt, r.capture_id, until if decision != "destroy" else None)
         result.captures.append(
             ReviewedCapture(
@@ -249,22 +204,21 @@ def review_captures(
                 lock_kept=kept,
             )
         )
-    with session_scope(rt.index.engine) as s:
-        for c in result.captures:
-            s.add(
-                ReviewRow(
-                    review_id=result.review_id,
-                    capture_id=c.capture_id,
-                    decision=decision,
-                    from_series=c.from_series,
-                    to_series=c.series,
-                    reason=result.reason,
-                    reviewed_by=result.reviewed_by,
-                    reviewed_at=now,
-                    retain_until=c.retain_until,
-                    locked_until=c.locked_until,
-                )
-            )
+    rt.index.governance.add_reviews(
+        ReviewEntry(
+            review_id=result.review_id,
+            capture_id=c.capture_id,
+            decision=decision,
+            from_series=c.from_series,
+            to_series=c.series,
+            reason=result.reason,
+            reviewed_by=result.reviewed_by,
+            reviewed_at=now,
+            retain_until=c.retain_until,
+            locked_until=c.locked_until,
+        )
+        for c in result.captures
+    )
     record_event(
         rt,
         "retention.reviewed",
@@ -300,29 +254,6 @@ def _plus_period(series: Series, start: datetime) -> datetime:
     return until
 
 
-def _move(rt: Runtime, capture_id: str, series: str) -> None:
-    """The index names ``series`` for the capture, its WARC files and records, and for every
-    post whose versions are all in captures of that series now."""
-    with session_scope(rt.index.engine) as s:
-        for table in (CaptureRow, WarcFileRow, RecordRow):
-            s.exec(update(table).where(col(table.capture_id) == capture_id).values(series=series))
-        post_ids = set(
-            s.exec(select(PostVersionRow.post_id).where(PostVersionRow.capture_id == capture_id))
-        )
-        for post_id in sorted(post_ids):
-            others = set(
-                s.exec(
-                    select(CaptureRow.series)
-                    .join(
-                        PostVersionRow, col(PostVersionRow.capture_id) == col(CaptureRow.capture_id)
-                    )
-                    .where(PostVersionRow.post_id == post_id)
-                )
-            )
-            if others == {series}:
-                s.exec(update(PostRow).where(col(PostRow.post_id) == post_id).values(series=series))
-
-
 def _lock_at_least(
     rt: Runtime, capture_id: str, until: datetime | None
 ) -> tuple[datetime | None, bool]:
@@ -338,11 +269,7 @@ def _lock_at_least(
         if until is not None and until > now and (current is None or current < until):
             rt.store.set_retention(warc.key, until)
             current = rt.store.head(warc.key).retain_until
-            with session_scope(rt.index.engine) as s:
-                row = s.get(WarcFileRow, warc.name)
-                assert row is not None
-                row.retain_until = until
-                s.add(row)
+            rt.index.governance.set_retain_until(warc.name, until)
         if current is not None and current > now:
             if until is not None and current > until:
                 kept = True

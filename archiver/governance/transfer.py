@@ -24,12 +24,9 @@ import json
 import shutil
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
-
-from sqlmodel import col, select
 
 from archiver import __version__
 from archiver.errors import NotFoundError, StorageError, UsageError
@@ -44,9 +41,8 @@ from archiver.governance.disposition import (
     dispose_items,
     get_plan,
 )
-from archiver.index.api import jsonable, utc
-from archiver.index.db import session_scope
-from archiver.index.models import TransferRow
+from archiver.index.api import jsonable
+from archiver.index.governance import SentBag as SentBag
 from archiver.policy.model import UNSCHEDULED, TransferTarget
 from archiver.runtime import Runtime
 from archiver.storage import open_store
@@ -57,62 +53,9 @@ RECEIPT_RECORDED = "transfer_confirmed"  # receipt recorded, some originals not 
 MAX_RECEIPT_IN_AUDIT = 64 * 1024  # a longer receipt is in the store; the audit keeps its digest
 
 
-@dataclass(frozen=True)
-class SentBag:
-    """One bag written to a destination."""
-
-    bag_id: str
-    plan_id: str
-    series: str
-    destination: str
-    location: str
-    accession: str | None
-    transfer_request: str | None
-    warc_version: str
-    captures: list[str]
-    manifest_sha256: str
-    payload_oxum: str
-    status: str
-    sent_by: str
-    sent_at: datetime
-    receipt_name: str | None = None
-    receipt_sha256: str | None = None
-    receipt_key: str | None = None
-    confirmed_by: str | None = None
-    confirmed_at: datetime | None = None
-
-
-def _sent(row: TransferRow) -> SentBag:
-    return SentBag(
-        bag_id=row.bag_id,
-        plan_id=row.plan_id,
-        series=row.series,
-        destination=row.destination,
-        location=row.location,
-        accession=row.accession,
-        transfer_request=row.transfer_request,
-        warc_version=row.warc_version,
-        captures=json.loads(row.captures),
-        manifest_sha256=row.manifest_sha256,
-        payload_oxum=row.payload_oxum,
-        status=row.status,
-        sent_by=row.sent_by,
-        sent_at=utc(row.sent_at),
-        receipt_name=row.receipt_name,
-        receipt_sha256=row.receipt_sha256,
-        receipt_key=row.receipt_key,
-        confirmed_by=row.confirmed_by,
-        confirmed_at=utc(row.confirmed_at),
-    )
-
-
 def list_transfers(rt: Runtime, plan_id: str | None = None) -> list[SentBag]:
     """Every bag sent (of one plan, or all), oldest first."""
-    with session_scope(rt.index.engine) as s:
-        q = select(TransferRow).order_by(col(TransferRow.sent_at), col(TransferRow.bag_id))
-        if plan_id is not None:
-            q = q.where(TransferRow.plan_id == plan_id)
-        return [_sent(r) for r in s.exec(q)]
+    return rt.index.governance.transfers(plan_id)
 
 
 def _fill_bag(
@@ -241,7 +184,7 @@ def send_transfer(
             location = _deliver(root, destination, bag_id)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        row = TransferRow(
+        record = SentBag(
             bag_id=bag_id,
             plan_id=plan.plan_id,
             series=series_id,
@@ -250,15 +193,14 @@ def send_transfer(
             accession=target.accession,
             transfer_request=target.transfer_request,
             warc_version=target.warc_version,
-            captures=json.dumps([i.capture_id for i in group]),
+            captures=[i.capture_id for i in group],
             manifest_sha256=manifest_sha,
             payload_oxum=str(bag.info["Payload-Oxum"]),
             status="sent",
             sent_by=rt.settings.actor,
             sent_at=now,
         )
-        with session_scope(rt.index.engine) as s:
-            s.add(row)
+        rt.index.governance.add_transfer(record)
         record_event(
             rt,
             "transfer.sent",
@@ -269,13 +211,13 @@ def send_transfer(
                 "location": location,
                 "captures": [i.capture_id for i in group],
                 "manifest_sha256": manifest_sha,
-                "payload_oxum": row.payload_oxum,
+                "payload_oxum": record.payload_oxum,
                 "accession": target.accession,
                 "transfer_request": target.transfer_request,
                 "warc_version": target.warc_version,
             },
         )
-        sent.append(_sent(row))
+        sent.append(record)
     return sent
 
 
@@ -361,14 +303,16 @@ def confirm_transfer(
     except UnicodeDecodeError:
         text, encoding = base64.b64encode(content).decode("ascii"), "base64"
     new = [b for b in chosen if b.status == "sent"]
-    with session_scope(rt.index.engine) as s:
-        for b in new:
-            row = s.get(TransferRow, b.bag_id)
-            assert row is not None
-            row.status, row.confirmed_by, row.confirmed_at = "confirmed", rt.settings.actor, now
-            row.receipt_name, row.receipt_sha256, row.receipt_key = receipt.name, digest, key
-            row.receipt, row.receipt_encoding = text, encoding
-            s.add(row)
+    rt.index.governance.confirm_transfers(
+        [b.bag_id for b in new],
+        by=rt.settings.actor,
+        at=now,
+        receipt_name=receipt.name,
+        receipt_sha256=digest,
+        receipt_key=key,
+        receipt=text,
+        receipt_encoding=encoding,
+    )
     if new:
         record_event(
             rt,

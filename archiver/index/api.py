@@ -58,6 +58,7 @@ from archiver.index.fulltext import (
     open_search_engine,
 )
 from archiver.index.governance import GovernanceQueries
+from archiver.index.leases import Leases
 from archiver.index.models import (
     AuditEventRow,
     CaptureRow,
@@ -67,7 +68,9 @@ from archiver.index.models import (
     RecordRow,
     WarcFileRow,
 )
+from archiver.index.reports import ReportQueries
 from archiver.index.search import parse_query
+from archiver.index.tasks import TaskQueries
 from archiver.warc.writer import WrittenRecord
 
 GENESIS = "0" * 64
@@ -175,6 +178,12 @@ class Index:
         """What the integrity checks compare (:mod:`archiver.index.fixity`)."""
         self.governance = GovernanceQueries(engine)
         """Holds and retention inputs (:mod:`archiver.index.governance`)."""
+        self.reports = ReportQueries(engine)
+        """The compliance reports' set queries (:mod:`archiver.index.reports`)."""
+        self.tasks = TaskQueries(engine)
+        """Distributed mode's capture tasks (:mod:`archiver.index.tasks`)."""
+        self.leases = Leases(engine)
+        """Leases that die with their holder (:mod:`archiver.index.leases`)."""
 
     @classmethod
     def open(

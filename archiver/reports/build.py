@@ -14,13 +14,10 @@ history) is refused with UsageError (exit 2) and the reason.
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-
-from sqlalchemy import text
 
 from archiver.errors import UsageError
 from archiver.governance.disposition import schedule_retain_until
@@ -28,11 +25,11 @@ from archiver.governance.holds import HoldMatcher, list_holds
 from archiver.governance.retention import retain_until
 from archiver.index.api import CaptureSummary, jsonable, utc
 from archiver.index.governance import Hold
+from archiver.index.reports import as_utc
 from archiver.policy.model import UNSCHEDULED
 from archiver.runtime import Runtime
 from archiver.service.timing import next_fire
 
-_ISO = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d")
 KINDS = ("retention", "coverage", "holds", "fixity", "disposition")
 
 RETENTION_COLUMNS = (
@@ -100,21 +97,6 @@ class Report:
         return doc
 
 
-def _dt(value: Any) -> datetime | None:
-    """A timestamp from a raw query as aware UTC (SQLite hands back ISO text)."""
-    if value is None or value == "":
-        return None
-    moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return utc(moment)
-
-
-def _rows(rt: Runtime, sql: str, **params: Any) -> list[Any]:
-    """Rows of a raw query; ISO timestamp text (SQLite) comes back as datetimes."""
-    with rt.index.engine.connect() as conn:
-        rows = conn.execute(text(sql), params).all()
-    return [[_dt(v) if isinstance(v, str) and _ISO.match(v) else v for v in r] for r in rows]
-
-
 def _head(rt: Runtime) -> dict[str, Any] | None:
     head = rt.index.audit_chain_head()
     return {"seq": head.seq, "hash": head.hash} if head else None
@@ -165,15 +147,7 @@ def _captures(rt: Runtime, as_of: datetime) -> list[_Capture]:
     """The captures that existed at ``as_of``: started by then, finished, and not disposed of
     by then (one disposed of later existed then)."""
     found = []
-    for capture_id, account, series, started, size, status, disposed in _rows(
-        rt,
-        "SELECT c.capture_id, c.account, c.series, c.started_at, c.bytes, c.status, t.disposed "
-        "FROM captures c LEFT JOIN (SELECT capture_id, min(disposed_at) AS disposed "
-        "FROM tombstones GROUP BY capture_id) t ON t.capture_id = c.capture_id "
-        "WHERE c.status <> 'running' ORDER BY c.started_at",
-    ):
-        at, gone = _dt(started), _dt(disposed)
-        assert at is not None
+    for capture_id, account, series, at, size, status, gone in rt.index.reports.capture_states():
         if at > as_of or (status == "disposed" and (gone is None or gone <= as_of)):
             continue
         found.append(_Capture(capture_id, account, series, at, int(size or 0), gone))
@@ -191,10 +165,8 @@ def _holds_then(rt: Runtime, as_of: datetime) -> list[tuple[Hold, bool]]:
 
 def _policy_hash_at(rt: Runtime, as_of: datetime) -> str | None:
     """The hash of the policy in force at ``as_of`` (the last one loaded by then), if any."""
-    rows = _rows(
-        rt, "SELECT subject, at FROM audit_events WHERE action = 'policy.loaded' ORDER BY seq"
-    )
-    then = [subject for subject, at in rows if (_dt(at) or as_of) <= as_of]
+    rows = rt.index.reports.events("policy.loaded")
+    then = [subject for subject, _payload, at in rows if (at or as_of) <= as_of]
     return then[-1] if then else None
 
 
@@ -243,14 +215,7 @@ def _retention(rt: Runtime, report: Report) -> None:
         (c.capture_id, c.account, c.series, c.started_at, c.bytes, locks.get(c.capture_id))
         for c in existing
     ]
-    posts = dict(
-        _rows(
-            rt,
-            "SELECT account, count(*) FROM posts WHERE first_captured_at <= :as_of "
-            "GROUP BY account",
-            as_of=as_of,
-        )
-    )
+    posts = rt.index.reports.posts_per_account(as_of)
     active = [h for h, still in _holds_then(rt, as_of) if still]
     matcher = HoldMatcher(rt, active)
     holds_of: dict[str, set[str]] = defaultdict(set)  # account → holds covering its captures
@@ -310,26 +275,21 @@ def _locks(
     Now (or a forecast): the locks in the index. In the past: the lock each file got at upload
     (its capture's schedule date) extended by the ``retention.locks_extended`` events recorded by
     then, since later extensions overwrite the index's date."""
-    rows = _rows(rt, "SELECT name, capture_id, retain_until FROM warc_files")
+    rows = rt.index.reports.file_locks()
     if not past:
         found: dict[str, datetime] = {}
-        for _name, capture_id, until in rows:
-            at = _dt(until)
+        for _name, capture_id, at in rows:
             if at is not None:
                 found[capture_id] = max(found.get(capture_id, at), at)
         return found
     policies = rt.policies
     assert policies is not None
     extended: dict[str, datetime] = {}
-    for payload, at in _rows(
-        rt,
-        "SELECT payload, at FROM audit_events WHERE action = 'retention.locks_extended' "
-        "ORDER BY seq",
-    ):
-        if (_dt(at) or as_of) > as_of:
+    for _subject, payload, at in rt.index.reports.events("retention.locks_extended"):
+        if (at or as_of) > as_of:
             continue
         for name, until in json.loads(payload).get("objects", {}).items():
-            moment = _dt(until.replace("Z", "+00:00"))
+            moment = as_utc(until.replace("Z", "+00:00"))
             if moment is not None:
                 extended[name] = max(extended.get(name, moment), moment)
     by_id = {c.capture_id: c for c in captures}
@@ -351,65 +311,20 @@ def _coverage(rt: Runtime, report: Report) -> None:
     assert policies is not None
     report.title = "Coverage: scheduled versus captured, gaps and completeness"
     as_of = report.as_of
-    stats = {
-        r[0]: r
-        for r in _rows(
-            rt,
-            "SELECT account, count(*), sum(CASE WHEN status = 'ok' THEN 1 ELSE 0 END), "
-            "sum(CASE WHEN status = 'partial' THEN 1 ELSE 0 END), "
-            "sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), min(started_at), "
-            "max(CASE WHEN status = 'ok' THEN started_at END) FROM captures "
-            "WHERE started_at <= :as_of GROUP BY account",
-            as_of=as_of,
-        )
-    }
-    posts_sql = (
-        "SELECT account, count(*), sum(CASE WHEN edited THEN 1 ELSE 0 END), "
-        "sum(CASE WHEN deleted THEN 1 ELSE 0 END), min(published_at) FROM posts "
-        "GROUP BY account"
-    )
-    if report.point_in_time:  # posts as they stood then: seen, edited, deleted by then
-        posts_sql = (
-            "SELECT p.account, count(*), sum(CASE WHEN EXISTS (SELECT 1 FROM post_versions v "
-            "WHERE v.post_id = p.post_id AND v.version > 1 AND v.captured_at <= :as_of) "
-            "THEN 1 ELSE 0 END), sum(CASE WHEN p.deleted AND p.deleted_at <= :as_of "
-            "THEN 1 ELSE 0 END), min(p.published_at) FROM posts p "
-            "WHERE p.first_captured_at <= :as_of GROUP BY p.account"
-        )
-    posts = {r[0]: r for r in _rows(rt, posts_sql, as_of=as_of)}
-    incomplete = dict(
-        _rows(
-            rt,
-            "SELECT account, count(*) FROM captures WHERE ledger LIKE :flag "
-            "AND started_at <= :as_of GROUP BY account",
-            flag='%"complete_listing": false%',
-            as_of=as_of,
-        )
-    )
-    limited = dict(
-        _rows(
-            rt,
-            "SELECT account, count(*) FROM captures WHERE (ledger LIKE '%HTTP 429%' "
-            "OR error LIKE '%429%') AND started_at <= :as_of GROUP BY account",
-            as_of=as_of,
-        )
-    )
-    timeline = _rows(
-        rt,
-        "SELECT account, started_at, status, error FROM captures WHERE started_at <= :as_of "
-        "ORDER BY account, started_at",
-        as_of=as_of,
-    )
+    queries = rt.index.reports
+    stats = queries.capture_stats(as_of)
+    # with point_in_time, posts as they stood then: seen, edited, deleted by then
+    posts = queries.post_stats(as_of, point_in_time=report.point_in_time)
+    incomplete = queries.incomplete_listings(as_of)
+    limited = queries.rate_limited(as_of)
     by_account: dict[str, list[tuple[datetime, str, str | None]]] = defaultdict(list)
-    for account, started, status, error in timeline:
-        at = utc(started)
-        assert at is not None
-        by_account[account].append((at, status, error))
-    rows = []
-    gaps_table = []
+    for owner, at, status, error in queries.timeline(as_of):
+        by_account[owner].append((at, status, error))
+    rows: list[list[Any]] = []
+    gaps_table: list[list[Any]] = []
     for account_id, account in sorted(policies.accounts.items()):
         st = stats.get(account_id)
-        first = utc(st[5]) if st else None
+        first = st.first_started_at if st else None
         expected = 0
         if first is not None:
             fire = first
@@ -433,8 +348,12 @@ def _coverage(rt: Runtime, report: Report) -> None:
             if status in ("ok", "partial"):
                 last_ok = at
         p = posts.get(account_id)
-        good = utc(st[6]) if st else None
-        days = max((as_of - (utc(p[4]) or as_of)).days, 1) if p and p[4] else 1
+        good = st.last_ok_at if st else None
+        days = (
+            max((as_of - (p.first_published_at or as_of)).days, 1)
+            if p and p.first_published_at
+            else 1
+        )
         rows.append(
             [
                 account_id, account.platform, account.schedule.text, expected,
@@ -481,31 +400,20 @@ def _holds(rt: Runtime, report: Report) -> None:
 
 def _fixity(rt: Runtime, report: Report) -> None:
     report.title = "Fixity: last verification of every stored object"
-    failures = {
-        r[0]: r[1]
-        for r in _rows(
-            rt,
-            "SELECT subject, max(action) FROM audit_events WHERE action IN "
-            "('fixity.missing', 'fixity.changed') GROUP BY subject",
-        )
-    }
+    failures = rt.index.reports.fixity_failures()
     rows = []
     counts = {"verified": 0, "never verified": 0, "failed": 0}
-    for name, account, series, size, stored, verified, key in _rows(
-        rt,
-        "SELECT name, account, series, size, stored_at, last_verified_at, key FROM warc_files "
-        "WHERE status = 'stored' ORDER BY name",
-    ):
+    for name, account, series, size, stored, verified, key in rt.index.reports.stored_files():
         status = "failed" if key in failures else ("verified" if verified else "never verified")
         counts[status] += 1
         rows.append([name, account, series, size, stored, verified, status])
     report.tables.append(Table("Stored objects", FIXITY_COLUMNS, rows))
-    unknown = _rows(
-        rt, "SELECT subject, at FROM audit_events WHERE action = 'fixity.unknown_object'"
-    )
+    unknown = rt.index.reports.events("fixity.unknown_object")
     report.tables.append(
         Table(
-            "Objects in the store unknown to the index", ("key", "at"), [list(u) for u in unknown]
+            "Objects in the store unknown to the index",
+            ("key", "at"),
+            [[key, at] for key, _payload, at in unknown],
         )
     )
     report.charts["status"] = counts
@@ -516,25 +424,18 @@ def _disposition(rt: Runtime, report: Report) -> None:
     as_of = report.as_of
 
     def by(moment: Any) -> bool:
-        at = _dt(moment)
+        at = as_utc(moment)
         return at is not None and at <= as_of
 
     done: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for plan_id, action, capture_id, disposed_at in _rows(
-        rt, "SELECT plan_id, action, capture_id, disposed_at FROM tombstones"
-    ):
+    for plan_id, action, capture_id, disposed_at in rt.index.reports.tombstones():
         if by(disposed_at):  # what was actually destroyed or transferred, by then
             done[plan_id][action].add(capture_id)
     rows = []
     for (
         plan_id, _status, plan_as_of, planned_by, approved_by, executed_by, executed_at,
         certificate, planned_at, approved_at, cancelled_at,
-    ) in _rows(
-        rt,
-        "SELECT plan_id, status, as_of, planned_by, approved_by, executed_by, executed_at, "
-        "certificate_key, planned_at, approved_at, cancelled_at FROM disposition_plans "
-        "ORDER BY planned_at",
-    ):  # fmt: skip
+    ) in rt.index.reports.plans():  # fmt: skip
         if not by(planned_at):
             continue
         executed = by(executed_at)

@@ -7,7 +7,7 @@ Guarantees, and where they come from:
 * **Nothing lost when a worker dies**: late acknowledgement (``task_acks_late``) and
   ``task_reject_on_worker_lost``: RabbitMQ re-delivers a task whose worker vanished mid-capture.
 * **Once per (account, scheduled slot)**: the task id is ``account@slot``; a worker takes a
-  :class:`~archiver.service.lease.Lease` on it (released by the kernel or PostgreSQL when the worker
+  :class:`~archiver.index.leases.Lease` on it (released by the kernel or PostgreSQL when the worker
   dies) and records the outcome in the ``tasks`` table, so a re-delivered or twice-enqueued task
   whose capture finished is acknowledged without capturing again.
 * **No overlap per account**: a second lease on the account; a task finding its account busy is
@@ -20,22 +20,19 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from archiver.capture.job import capture_account
 from archiver.capture.recovery import recover_spool
 from archiver.config import Settings, load_settings
 from archiver.errors import UsageError
-from archiver.index.db import session_scope
-from archiver.index.models import TaskRow
 from archiver.logging import get_logger
 from archiver.runtime import Runtime
-from archiver.service.lease import Lease
 
 TASK_NAME = "archiver.capture"
 
@@ -88,10 +85,7 @@ def worker_runtime() -> Runtime:
 
 def _lock_dir(rt: Runtime) -> Path:
     """Where SQLite-mode leases live: beside the database, which every local worker shares."""
-    database = rt.index.engine.url.database
-    if rt.index.engine.dialect.name == "sqlite" and database:
-        return Path(database).resolve().parent / "locks"
-    return rt.settings.data_dir / "locks"
+    return rt.index.leases.lock_dir(rt.settings.data_dir / "locks")
 
 
 def _run_task(account_id: str, slot_iso: str) -> str:
@@ -105,11 +99,11 @@ def run_capture_task(rt: Runtime, account_id: str, slot: datetime) -> str:
     key = task_key(account_id, slot)
     worker = f"{socket.gethostname()}:{os.getpid()}"
     log = get_logger(account=account_id, task=key, worker=worker)
-    task_lease = Lease(rt.index.engine, _lock_dir(rt), f"task:{key}")
+    task_lease = rt.index.leases.lease(_lock_dir(rt), f"task:{key}")
     if not task_lease.acquire():
         log.info("task.running_elsewhere")
         return "running-elsewhere"
-    account_lease = Lease(rt.index.engine, _lock_dir(rt), f"account:{account_id}")
+    account_lease = rt.index.leases.lease(_lock_dir(rt), f"account:{account_id}")
     try:
         if not _claim(rt, key, account_id, slot, worker):
             log.info("task.done_before")
@@ -130,43 +124,17 @@ def run_capture_task(rt: Runtime, account_id: str, slot: datetime) -> str:
 
 def _claim(rt: Runtime, key: str, account_id: str, slot: datetime, worker: str) -> bool:
     """Mark the task running (counting the attempt); False when it already finished."""
-    now = rt.clock.now()
-    for _ in range(2):  # a concurrent first insert by another worker: read it the second time
-        try:
-            with session_scope(rt.index.engine) as s:
-                row = s.get(TaskRow, key)
-                if row is not None and row.state in ("done", "skipped"):
-                    return False
-                if row is None:
-                    row = TaskRow(
-                        key=key,
-                        account=account_id,
-                        scheduled_for=slot,
-                        state="queued",
-                        updated_at=now,
-                    )
-                row.state, row.worker, row.updated_at = "running", worker, now
-                row.attempts += 1
-                s.add(row)
-            return True
-        except SAIntegrityError:
-            continue
-    return True
+    return rt.index.tasks.claim(key, account_id, slot, worker, rt.clock.now())
 
 
 def _finish(rt: Runtime, key: str, state: str, capture_id: str | None) -> None:
-    with session_scope(rt.index.engine) as s:
-        row = s.get(TaskRow, key)
-        if row is not None:
-            row.state, row.capture_id, row.updated_at = state, capture_id, rt.clock.now()
-            s.add(row)
+    rt.index.tasks.finish(key, state, capture_id, rt.clock.now())
 
 
 def task_state(rt: Runtime, key: str) -> dict[str, Any] | None:
     """The ``tasks`` row of ``key`` as a dict (for ``archiver`` commands and tests)."""
-    with session_scope(rt.index.engine) as s:
-        row = s.get(TaskRow, key)
-        return None if row is None else row.model_dump()
+    task = rt.index.tasks.get(key)
+    return None if task is None else asdict(task)
 
 
 def run_worker(settings: Settings, *, concurrency: int = 1, name: str | None = None) -> int:

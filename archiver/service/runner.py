@@ -25,7 +25,6 @@ from archiver.errors import ArchiverError, PolicyError
 from archiver.logging import get_logger
 from archiver.policy.model import Account, PolicySet
 from archiver.runtime import Runtime
-from archiver.service.lease import LeaderLease
 from archiver.service.probes import Metrics, ProbeServer
 from archiver.service.timing import missed_run, slot_for, trigger_for
 
@@ -65,7 +64,7 @@ class Daemon:
         self.rt = rt
         self.log = get_logger(component="daemon")
         self.metrics = Metrics(rt.settings.spool_dir)
-        self.lease = LeaderLease(rt.index.engine, rt.settings.data_dir)
+        self.lease = rt.index.leases.leader(rt.settings.data_dir)
         self.lease_retry = lease_retry
         self.drain_timeout = drain_timeout
         self.scheduler = BackgroundScheduler(

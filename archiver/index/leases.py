@@ -2,7 +2,7 @@
 
 PostgreSQL: a session-level advisory lock held on a dedicated connection (released by the server
 when the holder dies). SQLite (one host): an exclusive ``flock`` on a file in the data dir
-(released by the kernel when the holder dies).
+(released by the kernel when the holder dies). Take them through ``rt.index.leases``.
 """
 
 from __future__ import annotations
@@ -112,3 +112,26 @@ class LeaderLease(Lease):
 
     def __init__(self, engine: Engine, data_dir: Path) -> None:
         super().__init__(engine, data_dir, "daemon.leader", key=LOCK_KEY)
+
+
+class Leases:
+    """Where leases of this index live, and the leases themselves (``rt.index.leases``)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def lock_dir(self, default: Path) -> Path:
+        """Where ``flock`` leases live: beside a SQLite database (which every local worker
+        shares), else ``default``. Unused on PostgreSQL, whose leases are advisory locks."""
+        database = self._engine.url.database
+        if self._engine.dialect.name == "sqlite" and database:
+            return Path(database).resolve().parent / "locks"
+        return default
+
+    def lease(self, lock_dir: Path, name: str) -> Lease:
+        """A lease on ``name`` (not taken yet: call ``acquire``)."""
+        return Lease(self._engine, lock_dir, name)
+
+    def leader(self, data_dir: Path) -> LeaderLease:
+        """The daemon's leader lease (not taken yet)."""
+        return LeaderLease(self._engine, data_dir)
