@@ -164,6 +164,21 @@ _POST_CHANGES = ("last_captured_at", "deleted", "deleted_at", "versions", "edite
 _COMPLETE = '"complete_listing": true'  # as the ledger JSON spells it (indent=1, sorted keys)
 
 
+def _version_info(row: Any) -> VersionInfo:
+    """A version as the rest of the code sees it, from its row (ORM object or selected columns)."""
+    return VersionInfo(
+        version=row.version,
+        title=row.title,
+        text=row.text,
+        captured_at=utc(row.captured_at),
+        capture_id=row.capture_id,
+        record_id=row.record_id,
+        published_at=utc(row.published_at),
+        edited_at=utc(row.edited_at),
+        content_hash=row.content_hash,
+    )
+
+
 class Index:
     """Typed access to the index database. Thread-safe (a session per call)."""
 
@@ -850,19 +865,7 @@ class Index:
                     .order_by(v.c.post_id, v.c.version)
                 )
                 for r in rows:
-                    found.setdefault(r.post_id, []).append(
-                        VersionInfo(
-                            version=r.version,
-                            title=r.title,
-                            text=r.text,
-                            captured_at=utc(r.captured_at),
-                            capture_id=r.capture_id,
-                            record_id=r.record_id,
-                            published_at=utc(r.published_at),
-                            edited_at=utc(r.edited_at),
-                            content_hash=r.content_hash,
-                        )
-                    )
+                    found.setdefault(r.post_id, []).append(_version_info(r))
         return found
 
     def history(self, ident: str) -> tuple[PostRow, list[VersionInfo], list[PostEventRow]]:
@@ -880,20 +883,7 @@ class Index:
             ).all()
             return (
                 post,
-                [
-                    VersionInfo(
-                        version=v.version,
-                        title=v.title,
-                        text=v.text,
-                        captured_at=utc(v.captured_at),
-                        capture_id=v.capture_id,
-                        record_id=v.record_id,
-                        published_at=utc(v.published_at),
-                        edited_at=utc(v.edited_at),
-                        content_hash=v.content_hash,
-                    )
-                    for v in versions
-                ],
+                [_version_info(v) for v in versions],
                 list(events),
             )
 
