@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import subprocess
 import sys
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -160,3 +162,49 @@ def test_cdxj_indexer_indexes_our_files(tmp_path: Path) -> None:
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("gov,example)/a 20261124220524")
     assert f'"offset": "{closed.records[1].offset}"' in lines[0]
+
+
+def test_records_of_every_size_and_level_are_whole_gzip_members_warcio_verifies(
+    tmp_path: Path,
+) -> None:
+    # small records get a zlib window sized to them: still gzip members any reader inflates
+    spool = SpoolWriter(tmp_path, ctx(), FrozenClock(WHEN))
+    blocks = [b"", b"p", b"<p>post page</p>" * 70, bytes(range(256)) * 17, b"ab" * 2100]
+    blocks.append(b"".join(b"%06d" % i for i in range(40_000)))  # 240 kB: the full window
+    for i, data in enumerate(blocks):
+        spool.write(
+            "resource",
+            Block(data, len(data), 0),
+            date=WHEN,
+            target_uri=f"urn:{i}",
+            content_type="text/plain",
+            level=1 if i % 2 else 6,
+        )
+    [closed] = spool.close()
+    check = warcio_check(closed.path)
+    assert check.returncode == 0, check.stdout + check.stderr
+    with closed.path.open("rb") as fh:
+        raw = fh.read()
+    for i, (record, data) in enumerate(zip(closed.records[1:], blocks, strict=True)):
+        member = raw[record.offset : record.offset + record.length]
+        assert parse_member(member).block == data
+        plain = gzip.decompress(member)  # one whole member per record
+        assert plain.endswith(data + b"\r\n\r\n")
+        full = zlib.compressobj(1 if i % 2 else 6, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+        full_window = len(full.compress(plain) + full.flush())
+        assert record.length <= full_window * 1.02 + 8, "compressed as well as a 32 KiB window"
+
+
+def test_records_written_unflushed_reach_the_file_at_flush(tmp_path: Path) -> None:
+    spool = SpoolWriter(tmp_path, ctx(), FrozenClock(WHEN))
+    spool.write("resource", Block(b"first", 5, 0), date=WHEN, target_uri="urn:a")
+    path = next(tmp_path.glob("*.open"))
+    flushed = path.stat().st_size
+    for i in range(3):
+        data = b"page %d" % i
+        spool.write("resource", Block(data, len(data), 0), date=WHEN, flush=False)
+    assert path.stat().st_size == flushed, "held in the buffer until the batch ends"
+    spool.flush()
+    assert path.stat().st_size > flushed
+    assert whole_records_length(path) == path.stat().st_size
+    spool.close()

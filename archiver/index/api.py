@@ -703,14 +703,19 @@ class Index:
         ``window_start`` that a complete listing of that window did not show."""
         seen_ids = {post_key(account, native) for native in seen}
         with session_scope(self.engine) as s:
-            rows = s.exec(
-                select(PostRow)
+            in_window = s.exec(  # ids first: whole rows (with payloads) only for the unseen
+                select(PostRow.post_id)
                 .where(PostRow.account == account)
                 .where(PostRow.kind == "post")
                 .where(col(PostRow.deleted).is_(False))
                 .where(col(PostRow.published_at) >= window_start)
-            )
-            return [r for r in rows if r.post_id not in seen_ids]
+            ).all()
+            unseen = sorted(i for i in in_window if i not in seen_ids)
+            rows: list[PostRow] = []
+            for start in range(0, len(unseen), 500):
+                q = select(PostRow).where(col(PostRow.post_id).in_(unseen[start : start + 500]))
+                rows.extend(s.exec(q.order_by(col(PostRow.post_id))))
+            return rows
 
     def mark_deleted(
         self,

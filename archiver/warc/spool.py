@@ -161,8 +161,13 @@ class SpoolWriter:
             headers=[("WARC-Filename", self._name)],
         )
 
-    def write(self, rec_type: str, block: Block, **kwargs: object) -> WrittenRecord:
-        """Write a record (see :meth:`WarcWriter.write`), opening or rotating files as needed."""
+    def write(
+        self, rec_type: str, block: Block, *, flush: bool = True, **kwargs: object
+    ) -> WrittenRecord:
+        """Write a record (see :meth:`WarcWriter.write`), opening or rotating files as needed.
+        ``flush=False`` leaves it in the file's buffer (a batch of records derived from others,
+        followed by :meth:`flush`): a crash before that flush loses only the unflushed records,
+        and recovery still cuts the file after its last whole record."""
         writer = self._writer
         if writer is not None and writer.offset >= self.max_bytes and rec_type != "warcinfo":
             self._close_current()
@@ -171,9 +176,15 @@ class SpoolWriter:
             writer = self._open()
         assert self._fh is not None
         record = writer.write(rec_type, block, **kwargs)  # type: ignore[arg-type]
-        self._fh.flush()
+        if flush:
+            self._fh.flush()
         self._records.append(record)
         return record
+
+    def flush(self) -> None:
+        """Hand every record written so far to the OS (after writes with ``flush=False``)."""
+        if self._fh is not None:
+            self._fh.flush()
 
     def _close_current(self) -> None:
         if self._fh is None or self._path is None or self._created is None:

@@ -69,6 +69,12 @@ class Block:
 
     def digests(self) -> tuple[str, str | None]:
         """(block digest, payload digest) as WARC labels."""
+        if self.payload_offset == 0:  # the payload is the whole block: one pass, one label
+            whole = hashlib.sha256()
+            for data in self.chunks():
+                whole.update(data)
+            label = sha256_label(whole.digest())
+            return label, label
         block = hashlib.sha256()
         payload = hashlib.sha256() if self.payload_offset is not None else None
         seen = 0
@@ -129,10 +135,12 @@ class WarcWriter:
         record_id: str | None = None,
         payload_digest: str | None = None,
         digests: tuple[str, str | None] | None = None,
+        level: int | None = None,
     ) -> WrittenRecord:
         """Write one record; digests are computed from the block unless ``digests`` (block,
-        payload) are passed; a revisit passes the original's payload digest. Returns its offset
-        and length in the stream."""
+        payload) are passed; a revisit passes the original's payload digest. ``level`` overrides
+        the writer's gzip level for this record (any level is a valid gzip member). Returns its
+        offset and length in the stream."""
         record_id = record_id or new_record_id()
         block_digest, computed_payload = digests or block.digests()
         payload_digest = payload_digest or computed_payload
@@ -156,7 +164,10 @@ class WarcWriter:
             + b"".join(f"{k}: {v}".encode() + CRLF for k, v in head)
             + CRLF
         )
-        compressor = zlib.compressobj(self.level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+        wbits, mem_level = _window_for(len(header_bytes) + block.length + 4)
+        compressor = zlib.compressobj(
+            self.level if level is None else level, zlib.DEFLATED, wbits + 16, mem_level
+        )
         out = self.stream
         written = 0
         for piece in (header_bytes, *block.chunks(), CRLF + CRLF):
@@ -184,6 +195,15 @@ class WarcWriter:
         if self.on_record is not None:
             self.on_record(record)
         return record
+
+
+def _window_for(size: int) -> tuple[int, int]:
+    """zlib window bits and memory level for a gzip member of ``size`` input bytes: a window
+    that still holds the whole record (so the same matches are found as with 32 KiB), and a
+    hash table to match. Setting up zlib's full-size state costs more than compressing a
+    1 KiB record; any window is a valid gzip member, read with the usual 32 KiB window."""
+    wbits = min(zlib.MAX_WBITS, max(9, (size + 262).bit_length()))  # 262: zlib's lookahead
+    return wbits, (8 if wbits == zlib.MAX_WBITS else max(1, wbits - 7))
 
 
 def http_head_length(source: bytes | IO[bytes], limit: int = 1024 * 1024) -> int | None:

@@ -281,7 +281,15 @@ class TantivySearch:
 
     def add(self, docs: Sequence[SearchDoc]) -> None:
         if docs:
-            self._apply("add", lambda: self._write(docs, upsert=True))
+            self._apply("add", lambda: self._write_new(docs))
+
+    def _write_new(self, docs: Sequence[SearchDoc]) -> None:
+        """Write the documents the engine does not hold yet: the check that opened it may
+        have rebuilt or caught up from the SQL index, which already has these versions (the
+        first capture into a new data dir would otherwise index every version twice)."""
+        fresh = [d for d in docs if d.version_id > self._top]
+        if fresh:
+            self._write(fresh, upsert=True)
 
     def _delete(self, field: str, values: Sequence[Any]) -> None:
         writer = self._writer()
