@@ -6,8 +6,9 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rich.console import Console
 from rich.table import Table
@@ -44,14 +45,18 @@ def emit_json(value: Any) -> None:
     sys.stdout.flush()
 
 
-def parse_time(value: str | None, *, name: str, end_of_day: bool = False) -> datetime | None:
+def parse_time(
+    value: str | None, *, name: str, end_of_day: bool = False, tz: str = "UTC"
+) -> datetime | None:
     """An ISO date or date-time on the command line, as aware UTC (UsageError if unparsable).
 
-    A bare date is the start of that day (UTC), or with ``end_of_day`` (an inclusive upper
-    bound: ``--to``, ``--until``) its last instant, so ``--to 2026-12-02`` includes that day.
+    A bare date is the start of that day, or with ``end_of_day`` (an inclusive upper bound:
+    ``--to``, ``--until``) its last instant, so ``--to 2026-12-02`` includes that day. Days and
+    times without an offset are read in the time zone ``tz`` (an IANA name, UTC by default).
     """
     if value is None:
         return None
+    zone = time_zone(tz)
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -60,7 +65,20 @@ def parse_time(value: str | None, *, name: str, end_of_day: bool = False) -> dat
         ) from None
     if end_of_day and _is_bare_date(value):
         parsed = parsed + timedelta(days=1) - timedelta(microseconds=1)
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone)
+    return parsed.astimezone(UTC)
+
+
+def time_zone(name: str) -> tzinfo:
+    """The IANA time zone ``name`` (UsageError naming the option when unknown)."""
+    try:
+        return UTC if name.upper() == "UTC" else ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(
+            f"--timezone: {name!r} is not a time zone; write an IANA name such as UTC, "
+            "America/New_York or Asia/Shanghai"
+        ) from None
 
 
 def _is_bare_date(value: str) -> bool:

@@ -57,14 +57,18 @@ def hold_add(
     date_from: str | None = typer.Option(None, "--from", help="Captures from this date."),
     date_to: str | None = typer.Option(None, "--to", help="Captures up to this date."),
     query: str | None = typer.Option(None, "--query", help="Captures with posts matching."),
+    timezone: str = typer.Option(
+        "UTC", "--timezone", help="Time zone of --from/--to days and times (IANA name)."
+    ),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Place a legal hold (criteria are combined with AND)."""
+    """Place a legal hold (criteria are combined with AND). A day given to ``--to`` ends at
+    the end of that day in ``--timezone``."""
     criteria = HoldCriteria(
         account=account,
         series=series,
-        date_from=parse_time(date_from, name="--from"),
-        date_to=parse_time(date_to, name="--to", end_of_day=True),
+        date_from=parse_time(date_from, name="--from", tz=timezone),
+        date_to=parse_time(date_to, name="--to", end_of_day=True, tz=timezone),
         query=query,
     )
     hold, covered = add_hold(runtime(), name, reason, criteria)

@@ -86,6 +86,9 @@ def search(
     edited: bool = typer.Option(False, "--edited", help="Only posts with more than one version."),
     deleted: bool = typer.Option(False, "--deleted", help="Only posts detected as deleted."),
     limit: int = typer.Option(50, help="At most this many results."),
+    timezone: str = typer.Option(
+        "UTC", "--timezone", help="Time zone of --since/--until days and times (IANA name)."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Full-text search over every version of every post (edited and deleted ones too), best
@@ -95,8 +98,8 @@ def search(
         account=account,
         series=series,
         platform=platform,
-        since=parse_time(since, name="--since"),
-        until=parse_time(until, name="--until", end_of_day=True),
+        since=parse_time(since, name="--since", tz=timezone),
+        until=parse_time(until, name="--until", end_of_day=True, tz=timezone),
         edited=edited,
         deleted=deleted,
         limit=limit,
