@@ -14,8 +14,8 @@ $(STAMP): pyproject.toml
 	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium) \
 		|| echo "Chromium could not be installed: browser tests will be skipped"
 	# CJK fonts: Noto for Chromium, WenQuanYi Zen Hei (TrueType, which reportlab embeds) for PDFs
-	test -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc || (apt-get install -y fonts-noto-cjk \
-		fonts-wqy-zenhei) || echo "CJK fonts could not be installed: PDFs will show CJK as boxes"
+	test -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc || (apt-get update && apt-get install -y \
+		fonts-noto-cjk fonts-wqy-zenhei) || echo "CJK fonts could not be installed: PDFs will show CJK as boxes"
 	touch $(STAMP)
 
 # pywb pins libraries that clash with the distributed extra: it gets a venv of its own.
