@@ -464,10 +464,7 @@ def write_post_pages(
         )
     for pid in deleted:
         post, versions_info, events = ctx.index.history(pid)
-        versions = [
-            PageVersion(v.version, v.captured_at, v.title, v.text, v.edited_at)
-            for v in versions_info
-        ]
+        versions, version_record = _versions(versions_info)
         gone = next((e for e in reversed(events) if e.kind == "deleted_detected"), None)
         if gone is None or not versions:
             continue
@@ -493,10 +490,10 @@ def write_post_pages(
                     ctx.record_uri(gone.evidence_record_id) if gone.evidence_record_id else None
                 ),
             ),
-            source_record_id=versions_info[-1].record_id,
+            source_record_id=version_record,
         )
         uri = _last_uri(ctx, pid, post.url)
-        sources = [versions_info[-1].record_id, gone.evidence_record_id]
+        sources = [version_record, gone.evidence_record_id]
         written.append(_write(ctx, view, uri, at, sources))
     ctx.spool.flush()
     return written
