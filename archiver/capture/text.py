@@ -80,14 +80,51 @@ class _TextParser(HTMLParser):
             self.parts.append(data)
 
 
+# A tag as HTMLParser reads it when nothing unusual is around: a name, then attributes whose
+# quoted values may hold ">". Fragments of only such tags and text (a post's HTML) take the
+# fast path below; anything else (comments, doctypes, a stray "<", skipped elements) the parser.
+_SIMPLE_TAG = re.compile(
+    r"""<(/?)([a-zA-Z][a-zA-Z0-9]*)((?:\s+[^\s"'>/=]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+))?)*\s*/?)>"""
+)
+_NEEDS_PARSER = _SKIP | {"title"}
+
+
+def _simple_parts(html: str) -> list[str] | None:
+    """The text parts :class:`_TextParser` would collect from ``html``, by regular expression;
+    None when ``html`` holds anything the expression does not settle exactly like the parser."""
+    parts: list[str] = []
+    at = 0
+    for tag in _SIMPLE_TAG.finditer(html):
+        text = html[at : tag.start()]
+        if "<" in text:
+            return None
+        if text:
+            parts.append(unescape(text))
+        name = tag.group(2).lower()
+        if name in _NEEDS_PARSER:
+            return None
+        if name in _BLOCK and not tag.group(1):
+            parts.append("\n")
+        at = tag.end()
+    rest = html[at:]
+    if "<" in rest:
+        return None
+    if rest:
+        parts.append(unescape(rest))
+    return parts
+
+
 def html_to_text(html: str) -> str:
     """Visible text of an HTML fragment or page, whitespace collapsed, paragraphs kept."""
     if "<" not in html:
         return " ".join(unescape(html).split())
-    parser = _TextParser()
-    parser.feed(html)
-    parser.close()
-    text = "".join(parser.parts)
+    parts = _simple_parts(html)
+    if parts is None:
+        parser = _TextParser()
+        parser.feed(html)
+        parser.close()
+        parts = parser.parts
+    text = "".join(parts)
     lines = (" ".join(line.split()) for line in text.splitlines())
     return "\n".join(line for line in lines if line)
 

@@ -13,9 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, update
+from sqlalchemy import Table, and_, bindparam, func, insert, or_, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
@@ -43,6 +43,7 @@ from archiver.index.common import (
     _capture,
     _record,
     _warc,
+    bulk_insert,
 )
 from archiver.index.common import (
     utc as utc,
@@ -162,6 +163,33 @@ _SUMMARY_POST = (
 )
 _POST_CHANGES = ("last_captured_at", "deleted", "deleted_at", "versions", "edited", "url")
 _COMPLETE = '"complete_listing": true'  # as the ledger JSON spells it (indent=1, sorted keys)
+
+
+def _insert_versions(
+    conn: Connection, table: Table, versions: list[dict[str, Any]], capture_id: str
+) -> list[int]:
+    """Insert one page's new versions (all of ``capture_id``); their ids, in order. The ids are
+    matched by (post, version), not by order: PostgreSQL answers RETURNING for the batch,
+    SQLite (whose executemany returns no rows) is asked once after the insert."""
+    if not versions:
+        return []
+    keys = table.c.id, table.c.post_id, table.c.version
+    if conn.dialect.name == "sqlite":
+        bulk_insert(conn, table, versions)
+        pids = sorted({v["post_id"] for v in versions})
+        made: dict[tuple[str, int], int] = {}
+        for start in range(0, len(pids), 500):
+            chosen = pids[start : start + 500]
+            q = sa_select(*keys).where(
+                table.c.capture_id == capture_id, table.c.post_id.in_(chosen)
+            )
+            made.update({(str(pid), int(n)): int(vid) for vid, pid, n in conn.execute(q)})
+    else:
+        made = {
+            (str(pid), int(n)): int(vid)
+            for vid, pid, n in conn.execute(insert(table).returning(*keys), versions)
+        }
+    return [made[(v["post_id"], v["version"])] for v in versions]
 
 
 def _version_info(row: Any) -> VersionInfo:
@@ -345,8 +373,7 @@ class Index:
                         "series": info.series,
                     }
                 )
-            if rows:  # one executemany, not an ORM object per record
-                s.connection().execute(insert(RecordRow.__table__), rows)  # type: ignore[attr-defined]
+            bulk_insert(s.connection(), RecordRow.__table__, rows)  # type: ignore[attr-defined]
         return len(rows)
 
     def mark_stored(
@@ -615,8 +642,7 @@ class Index:
                     )
                 )
                 counts["edited"] += 1
-            if inserted:
-                conn.execute(insert(posts_t), list(inserted.values()))
+            bulk_insert(conn, posts_t, list(inserted.values()))
             if changed:
                 conn.execute(
                     update(posts_t)
@@ -627,22 +653,8 @@ class Index:
                         for pid in sorted(changed)
                     ],
                 )
-            ids: list[int] = []
-            if versions:
-                # RETURNING matched by key, not by order: with ``sort_by_parameter_order``
-                # SQLite would run one INSERT per version
-                made = {
-                    (str(pid), int(number)): int(vid)
-                    for vid, pid, number in conn.execute(
-                        insert(versions_t).returning(
-                            versions_t.c.id, versions_t.c.post_id, versions_t.c.version
-                        ),
-                        versions,
-                    )
-                }
-                ids = [made[(v["post_id"], v["version"])] for v in versions]
-            if events:
-                conn.execute(insert(events_t), events)
+            ids = _insert_versions(conn, versions_t, versions, capture_id)
+            bulk_insert(conn, events_t, events)
         rows = {**known, **inserted}
         docs.extend(
             SearchDoc(

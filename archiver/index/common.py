@@ -4,9 +4,14 @@ the index's query modules."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any, overload
+
+from sqlalchemy import Table, insert
+from sqlalchemy.engine import Connection
 
 from archiver.index.models import CaptureRow, RecordRow, WarcFileRow
 
@@ -20,6 +25,38 @@ def utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """INSERT ``rows`` (dicts with the same keys) into ``table`` in one executemany.
+
+    On SQLite the rows go to the driver as tuples, each value through its column type's own
+    bind processor (datetimes become the text SQLAlchemy itself would store, so they read back
+    the same): SQLAlchemy's per-row parameter handling costs several times what SQLite spends
+    inserting them. Other databases get SQLAlchemy's executemany (psycopg batches it).
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "sqlite":
+        conn.execute(insert(table), list(rows))
+        return
+    names = list(rows[0])
+    take = itemgetter(*names)
+    typed = [
+        (i, bind)
+        for i, name in enumerate(names)
+        if (bind := table.c[name].type._cached_bind_processor(conn.dialect)) is not None
+    ]
+    plain: list[Any] = []
+    for row in rows:
+        values = list(take(row)) if len(names) > 1 else [take(row)]
+        for i, bind in typed:
+            if values[i] is not None:
+                values[i] = bind(values[i])
+        plain.append(tuple(values))
+    columns = ", ".join(f'"{n}"' for n in names)
+    marks = ", ".join("?" * len(names))
+    conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})', plain)
 
 
 @dataclass(frozen=True)
