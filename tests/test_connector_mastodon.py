@@ -89,6 +89,31 @@ def test_link_paging_follows_every_page(
     pages = [e for e in ledger.ledger["exchanges"] if "/statuses?" in e["url"]]
     assert len(pages) == 3  # 40 + 40 + 15
     assert "max_id=" in pages[1]["url"]
+    # pages 2 and 3 were asked for while the one before was read, and recorded once, in order
+    assert [e["purpose"] for e in pages] == ["api"] * 3
+    assert len({e["record_id"] for e in pages}) == 3
+
+
+def test_a_prefetched_answer_never_asked_for_is_archived_all_the_same(
+    make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archiver.capture.connectors.mastodon import MastodonConnector
+
+    extra = f"{api_root(sim, HOST)}/api/v1/instance"
+    real = MastodonConnector.capture
+
+    def capture(self: MastodonConnector, account: Any, session: Any) -> Any:
+        session.prefetch(extra)  # a hint the connector then never follows
+        return real(self, account, session)
+
+    monkeypatch.setattr(MastodonConnector, "capture", capture)
+    rt = make_runtime(policy(tmp_path, sim, options="{media: false, comments: false}"))
+    result = capture_account(rt, ACCOUNT)
+    assert result.status == "ok", result.problems
+    ledger = rt.index.get_capture(result.capture_id).ledger
+    [kept] = [e for e in ledger["exchanges"] if e["url"] == extra]
+    assert kept["purpose"] == "prefetch" and kept["record_type"] == "response"
+    assert rt.index.get_record(kept["record_id"]).target_uri == extra
 
 
 def test_max_items_stops_early_and_still_counts_as_a_complete_window(

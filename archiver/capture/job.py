@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import secrets
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -96,6 +97,33 @@ class _Session:
         self._ids: dict[int, str] = {}
         self.first_response_at: datetime | None = None
         self._fetched: set[str] = set()
+        # Every request goes through one I/O thread, in order, so the HTTP client is never used
+        # by two threads at once; a prefetched answer waits there until its fetch claims it.
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="capture-io")
+        self._ahead: dict[tuple[str, str], Future[list[Exchange]]] = {}
+
+    def prefetch(self, url: str, *, headers: dict[str, str] | None = None) -> None:
+        """Start GET ``url`` now: the connector will :meth:`fetch` it next (the following page
+        of a listing), and the server prepares it while this page is parsed."""
+        key = _request_key(url, headers)
+        if key in self._ahead or self._past_deadline():
+            return
+        self._ahead[key] = self._io.submit(self.http.request, "GET", url, headers=headers)
+
+    def settle(self) -> None:
+        """Record what was prefetched and never claimed: what was fetched is archived."""
+        for key in list(self._ahead):
+            self._send("GET", key[0], "prefetch", None, None, (), claim=key)
+
+    def close(self) -> None:
+        """Settle, then stop the I/O thread (the end of the capture's HTTP client)."""
+        try:
+            self.settle()
+        finally:
+            self._io.shutdown(wait=True)
+
+    def _past_deadline(self) -> bool:
+        return self.deadline is not None and self.clock.now() >= self.deadline
 
     def fetch(
         self,
@@ -131,10 +159,16 @@ class _Session:
         headers: dict[str, str] | None,
         content: bytes | None,
         secret_fields: tuple[str, ...],
+        *,
+        claim: tuple[str, str] | None = None,
     ) -> Exchange | None:
         """Send one request, following redirects, and record every hop (request bytes,
-        body included, scrubbed of every registered secret)."""
-        if self.deadline is not None and self.clock.now() >= self.deadline:
+        body included, scrubbed of every registered secret). A GET prefetched with the same
+        headers is not sent again: its answer is taken (``claim`` names it when settling)."""
+        ahead = (
+            self._ahead.pop(claim or _request_key(url, headers), None) if method == "GET" else None
+        )
+        if ahead is None and self._past_deadline():
             if not self.cut_at_deadline:
                 self.cut_at_deadline = True
                 self.problem(
@@ -144,7 +178,11 @@ class _Session:
                 )
             return None
         try:
-            hops = self.http.request(method, url, headers=headers, content=content)
+            if ahead is None:
+                ahead = self._io.submit(
+                    self.http.request, method, url, headers=headers, content=content
+                )
+            hops = ahead.result()
         except NetworkGuardError as exc:
             self.refused.append(str(exc))
             self.problem(str(exc), url=redact_url(url))
@@ -247,6 +285,10 @@ class _Session:
         url = None if url is None else self.redactor.text(url)
         self.problems.append(message)
         self.log.warning("capture.problem", problem=message, url=url)
+
+
+def _request_key(url: str, headers: dict[str, str] | None) -> tuple[str, str]:
+    return url, json.dumps(headers or {}, sort_keys=True)
 
 
 def incremental_floor(rt: Runtime, account: Account) -> datetime | None:
@@ -369,6 +411,7 @@ def _capture(
                 result.posts,
                 captured_at=session.first_response_at or started,
             )
+            session.settle()
         except UsageError as exc:
             fatal = str(exc)
         except _IndexDown:
@@ -379,6 +422,8 @@ def _capture(
         except Exception as exc:  # a connector bug must not lose what was fetched
             log.exception("capture.crashed")
             fatal = f"{type(exc).__name__}: {exc}"
+        finally:
+            session.close()
     if fatal and session.refused:
         fatal = session.refused[0]
     status = "failed" if fatal else ("partial" if session.problems else "ok")

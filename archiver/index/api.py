@@ -165,6 +165,19 @@ _POST_CHANGES = ("last_captured_at", "deleted", "deleted_at", "versions", "edite
 _COMPLETE = '"complete_listing": true'  # as the ledger JSON spells it (indent=1, sorted keys)
 
 
+_RECORDS = RecordRow.__table__  # type: ignore[attr-defined]
+_LAST_ORIGINAL = (  # built once: it runs for every response a capture writes
+    sa_select(_RECORDS)
+    .where(
+        _RECORDS.c.series == bindparam("series"),
+        _RECORDS.c.target_uri == bindparam("uri"),
+        _RECORDS.c.rec_type == bindparam("rec_type"),
+    )
+    .order_by(_RECORDS.c.date.desc())
+    .limit(1)
+)
+
+
 def _insert_versions(
     conn: Connection, table: Table, versions: list[dict[str, Any]], capture_id: str
 ) -> list[int]:
@@ -469,19 +482,13 @@ class Index:
         self, series: str, uri: str, *, rec_type: str = "response"
     ) -> RecordInfo | None:
         """The newest ``rec_type`` record (a response; a ``resource`` for post pages) of ``uri``
-        in ``series`` (dedup never crosses series)."""
-        with session_scope(self.engine) as s:
-            row = s.exec(
-                select(RecordRow)
-                .where(
-                    RecordRow.series == series,
-                    RecordRow.target_uri == uri,
-                    RecordRow.rec_type == rec_type,
-                )
-                .order_by(col(RecordRow.date).desc())
-                .limit(1)
+        in ``series`` (dedup never crosses series). Asked once per response a capture writes:
+        a Core query on a pooled connection, no ORM session."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                _LAST_ORIGINAL, {"series": series, "uri": uri, "rec_type": rec_type}
             ).first()
-            return _record(row) if row else None
+        return _record(row) if row else None
 
     def last_originals(
         self, series: str, uris: Iterable[str], *, rec_type: str = "response"

@@ -177,7 +177,8 @@ def _capture(row: CaptureRow) -> CaptureSummary:
     )
 
 
-def _record(row: RecordRow) -> RecordInfo:
+def _record(row: RecordRow | Any) -> RecordInfo:
+    """A record row (ORM or Core: the same attribute names) as a :class:`RecordInfo`."""
     return RecordInfo(
         record_id=row.record_id,
         warc_name=row.warc_name,

@@ -29,6 +29,12 @@ class CaptureSession(Protocol):
         access token): registered with :meth:`add_secret` before the response is recorded."""
         ...
 
+    def prefetch(self, url: str, *, headers: dict[str, str] | None = None) -> None:
+        """Start GET ``url`` ahead of the :meth:`fetch` that will follow (the next page of a
+        listing), so the server prepares it while the connector reads this one. Only a hint:
+        the fetch records it as usual; an answer never claimed is recorded at the end."""
+        ...
+
     def post_json(
         self,
         url: str,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from functools import partial
 from typing import Any
 from urllib.parse import quote
@@ -105,6 +106,20 @@ def _post(item: dict[str, Any], record_id: str | None, *, kind: str = "post") ->
     )
 
 
+def _wants_next_page(
+    data: list[Any], listed: int, limit: int, cutoff: datetime | None, floor: datetime | None
+) -> bool:
+    """Whether the listing will go on past this page (newest first: its oldest status is
+    its last): no limit, window or incremental floor ends inside it. A hint for prefetching
+    only; the loop itself decides on the parsed posts."""
+    if not data or listed + len(data) >= limit or not isinstance(data[-1], dict):
+        return False
+    oldest = parse_time(data[-1].get("created_at"))
+    if oldest is None:
+        return False
+    return not (cutoff and oldest < cutoff) and not (floor and oldest <= floor)
+
+
 class MastodonConnector:
     """Captures a Mastodon account's statuses, their replies, edit histories and media."""
 
@@ -149,6 +164,9 @@ class MastodonConnector:
                 session.problem("statuses page: expected a list of statuses; kept raw", url=url)
                 break
             rid = page.record_id
+            nxt = next_link(page.header("link"))
+            if nxt and _wants_next_page(page.data, len(result.posts), limit, cutoff, floor):
+                session.prefetch(nxt, headers=headers)
             posts = list(items(session, "statuses page", page.data, partial(_post, record_id=rid)))
             for post in posts:
                 if cutoff and post.published_at and post.published_at < cutoff:
@@ -164,7 +182,6 @@ class MastodonConnector:
                     url = None
                     break
             else:
-                nxt = next_link(page.header("link"))
                 if not page.data or not nxt:
                     complete = True
                     url = None
