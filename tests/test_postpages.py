@@ -276,3 +276,39 @@ def test_a_post_page_record_is_gzip_per_record_and_utf8_html(
     member = rt.store.get_range(warc.key, page.offset, page.length)
     head = gzip.decompress(member).split(b"\r\n\r\n", 1)[0].decode()
     assert "WARC-Type: resource" in head and "Content-Type: text/html; charset=utf-8" in head
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://social.example.gov/@usgs/1",
+        "HTTP://Host",
+        "http://",
+        "https:///path",
+        "http://?q",
+        "http://#f",
+        "http://[::1]/x",
+        "http://[::1/x",
+        "http://\t/",
+        "http://a\tb/",
+        "https://user@host:8080/p?q#f",
+        "urn:archiver:post:x",
+        "ftp://host/x",
+        "javascript:alert(1)",
+        " http://host/",
+        "httpx://host",
+    ],
+)
+def test_only_http_urls_with_a_host_are_web_addresses_as_urlsplit_reads_them(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    from archiver.capture.postpage import _is_web
+
+    try:
+        parts = urlsplit(url)
+        expected = parts.scheme in ("http", "https") and bool(parts.netloc)
+    except ValueError:
+        expected = False
+    if url.startswith(" "):
+        expected = False  # leading spaces: never a link on a page
+    assert _is_web(url) is expected

@@ -208,3 +208,17 @@ def test_records_written_unflushed_reach_the_file_at_flush(tmp_path: Path) -> No
     assert path.stat().st_size > flushed
     assert whole_records_length(path) == path.stat().st_size
     spool.close()
+
+
+def test_record_ids_are_random_version_4_uuids() -> None:
+    import uuid
+
+    from archiver.warc.writer import new_record_id
+
+    ids = [new_record_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for rid in ids[:200]:
+        assert rid.startswith("<urn:uuid:") and rid.endswith(">")
+        value = uuid.UUID(rid[len("<urn:uuid:") : -1])
+        assert value.version == 4 and value.variant == uuid.RFC_4122
+        assert str(value) == rid[len("<urn:uuid:") : -1]

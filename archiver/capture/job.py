@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import secrets
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,10 +23,11 @@ from archiver import __version__
 from archiver.capture.connectors import Connector, ConnectorResult, connector_for
 from archiver.capture.connectors.base import ProbesDeletions
 from archiver.capture.http import Exchange, HttpClient, redact_url
-from archiver.capture.postpage import PageContext, WrittenPage, write_post_pages
+from archiver.capture.postpage import PageContext, PageWriter, WrittenPage
 from archiver.capture.recorder import Recorder
 from archiver.capture.redact import Redactor
 from archiver.capture.ship import series_or_unscheduled, ship
+from archiver.capture.stream import PostStream
 from archiver.clock import Clock
 from archiver.errors import (
     CaptureError,
@@ -82,6 +84,7 @@ class _Session:
         clock: Clock,
         known_until: datetime | None = None,
         deadline: datetime | None = None,
+        started: datetime | None = None,
     ) -> None:
         self.known_until = known_until
         self.deadline = deadline  # no request is sent after it: the capture ends partial
@@ -101,6 +104,16 @@ class _Session:
         # by two threads at once; a prefetched answer waits there until its fetch claims it.
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="capture-io")
         self._ahead: dict[tuple[str, str], Future[list[Exchange]]] = {}
+        self.stream: PostStream | None = None  # indexes listed posts while answers are awaited
+        self._started = started or clock.now()
+
+    def listing_time(self) -> datetime:
+        """When the capture's versions were live: its first answer (``extract --at``)."""
+        return self.first_response_at or self._started
+
+    def listed(self, posts: Sequence[NormalizedPost], unsettled: Collection[str] = ()) -> None:
+        if self.stream is not None:
+            self.stream.listed(posts, unsettled)
 
     def prefetch(self, url: str, *, headers: dict[str, str] | None = None) -> None:
         """Start GET ``url`` now: the connector will :meth:`fetch` it next (the following page
@@ -182,6 +195,8 @@ class _Session:
                 ahead = self._io.submit(
                     self.http.request, method, url, headers=headers, content=content
                 )
+            while self.stream is not None and not ahead.done() and self.stream.work():
+                pass  # waiting work: index and page listed posts while the server answers
             hops = ahead.result()
         except NetworkGuardError as exc:
             self.refused.append(str(exc))
@@ -369,12 +384,26 @@ def _capture(
     )
     fatal: str | None = None
     posts_counts = {"new": 0, "edited": 0, "deleted": 0}
-    pages: list[WrittenPage] = []
+    written: list[WrittenPage] = []
     complete = False
     with rt.http_client() as http:
         known_until = incremental_floor(rt, account) if index_up else None
         deadline = started + timedelta(seconds=rt.settings.capture_deadline)
-        session = _Session(http, recorder, log, rt.clock, known_until, deadline)
+        session = _Session(http, recorder, log, rt.clock, known_until, deadline, started)
+        pages = _Pages(rt, account, series.id, session, recorder, spool, session.listing_time)
+        stream = PostStream(
+            index,
+            account=account.id,
+            series=series.id,
+            platform=account.platform,
+            capture_id=capture_id,
+            captured_at=session.listing_time,
+            pages=pages.writer,
+            # a page capture may yet archive a post's own HTML page (its page then moves)
+            early_pages="page" not in account.capture,
+            log=log,
+        )
+        session.stream = stream if index_up else None
         try:
             connector = connector_for(account.platform)
             if "api" in account.capture:
@@ -386,31 +415,13 @@ def _capture(
             fatal, complete = result.fatal, result.complete_listing
             if not index_up:
                 raise _IndexDown
-            counts = index.record_posts(
-                account=account.id,
-                series=series.id,
-                platform=account.platform,
-                capture_id=capture_id,
-                posts=result.posts,
-                # A version is "live at" the moment its listing was fetched (extract --at).
-                captured_at=session.first_response_at or started,
-            )
+            counts = stream.finish(result.posts)
             posts_counts.update(new=counts["new"], edited=counts["edited"])
             if complete and not fatal:
                 posts_counts["deleted"] = detect_deletions(
                     index, connector, account, session, result, capture_id, rt.clock.now()
                 )
-            pages = post_pages(
-                rt,
-                account,
-                series.id,
-                session,
-                recorder,
-                spool,
-                capture_id,
-                result.posts,
-                captured_at=session.first_response_at or started,
-            )
+            written = post_pages(stream, session, capture_id, result.posts)
             session.settle()
         except UsageError as exc:
             fatal = str(exc)
@@ -454,7 +465,7 @@ def _capture(
         "audit_head": audit_head,
         "post_pages": [
             {"post_id": p.post_id, "record_id": p.record_id, "target_uri": p.target_uri}
-            for p in pages
+            for p in written
         ],
     }
     body = json.dumps(jsonable(ledger), indent=1, sort_keys=True).encode()
@@ -603,60 +614,78 @@ def browser_capture(
     return found
 
 
-def post_pages(
-    rt: Runtime,
-    account: Account,
-    series: str,
-    session: _Session,
-    recorder: Recorder,
-    spool: SpoolWriter,
-    capture_id: str,
-    posts: list[NormalizedPost],
-    *,
-    captured_at: datetime,
-) -> list[WrittenPage]:
-    """Write the post pages of this capture (:mod:`archiver.capture.postpage`): one per post
-    seen, and one with a deletion notice per post it found deleted. A rendering failure is a
-    problem in the ledger, never a lost capture."""
-    archived: dict[str, str | None] = {}
-    where: dict[str, str] = {}
-    for ex in session.exchanges:
-        rid = ex.get("record_id")
-        if rid:
-            where[rid] = ex["url"]
-        if ex.get("status") == 200 and rid and ex.get("record_type") in ("response", "revisit"):
-            extra = recorder.extras.get(rid)
-            archived.setdefault(ex["url"], extra.mime if extra else None)
+class _Pages:
+    """The capture's post pages (:mod:`archiver.capture.postpage`): one writer, its context
+    kept up to date with what the capture has archived so far."""
 
-    def record_uri(record_id: str) -> str | None:
-        if record_id in where:
-            return where[record_id]
+    def __init__(
+        self,
+        rt: Runtime,
+        account: Account,
+        series: str,
+        session: _Session,
+        recorder: Recorder,
+        spool: SpoolWriter,
+        captured_at: Callable[[], datetime],
+    ) -> None:
+        self.rt, self.account, self.series = rt, account, series
+        self.session, self.recorder, self.spool = session, recorder, spool
+        self.captured_at = captured_at
+        self.archived: dict[str, str | None] = {}  # URL -> MIME of its first 200 answer
+        self.where: dict[str, str] = {}  # record id -> URL, for this capture's records
+        self._scanned = 0
+        self._writer: PageWriter | None = None
+
+    def writer(self) -> PageWriter:
+        """The writer, after reading the exchanges recorded since the last call."""
+        for ex in self.session.exchanges[self._scanned :]:
+            rid = ex.get("record_id")
+            if rid:
+                self.where[rid] = ex["url"]
+            if ex.get("status") == 200 and rid and ex.get("record_type") in ("response", "revisit"):
+                extra = self.recorder.extras.get(rid)
+                self.archived.setdefault(ex["url"], extra.mime if extra else None)
+        self._scanned = len(self.session.exchanges)
+        if self._writer is None:
+            ctx = PageContext(
+                self.rt.index,
+                self.spool,
+                account=self.account.id,
+                agency=self.account.agency,
+                series=self.series,
+                platform=self.account.platform,
+                archived=self.archived,
+                extras=self.recorder.extras,
+                record_uri=self._record_uri,
+            )
+            self._writer = PageWriter(ctx, captured_at=self.captured_at())
+        return self._writer
+
+    def _record_uri(self, record_id: str) -> str | None:
+        if record_id in self.where:
+            return self.where[record_id]
         try:
-            return rt.index.get_record(record_id).target_uri
+            return self.rt.index.get_record(record_id).target_uri
         except NotFoundError:
             return None
 
-    ctx = PageContext(
-        rt.index,
-        spool,
-        account=account.id,
-        agency=account.agency,
-        series=series,
-        platform=account.platform,
-        archived=archived,
-        extras=recorder.extras,
-        record_uri=record_uri,
-    )
+
+def post_pages(
+    stream: PostStream, session: _Session, capture_id: str, posts: list[NormalizedPost]
+) -> list[WrittenPage]:
+    """Write the post pages of this capture not written while it listed: one per post seen,
+    and one with a deletion notice per post it found deleted. A rendering failure is a problem
+    in the ledger, never a lost capture."""
+    writer: PageWriter | None = None
     try:
-        written = write_post_pages(
-            ctx, posts, captured_at=captured_at, deleted=rt.index.deleted_in_capture(capture_id)
-        )
+        writer = stream.pages(posts)
+        written = writer.finish(stream.index.deleted_in_capture(capture_id))
     except INDEX_DOWN:
         raise
     except Exception as exc:  # a page is a convenience; the records are what counts
         session.log.exception("post_pages.failed")
         session.problem(f"post pages could not be written: {type(exc).__name__}: {exc}")
-        return []
+        return list(writer.written) if writer is not None else []
     session.log.info(
         "post_pages.written",
         pages=len(written),

@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import html
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -133,11 +134,20 @@ def page_uris(post_id: str, url: str | None) -> list[str]:
     return [*web, URN_PREFIX + post_id]
 
 
-@functools.lru_cache(maxsize=4096)
 def _is_web(url: str) -> bool:
-    if not url[:8].lower().startswith(("http://", "https://")):
+    """An http(s) URL with a host, as :func:`urllib.parse.urlsplit` reads it (asked for every
+    post and attachment: the plain case is settled without it)."""
+    head = url[:8].lower()
+    if head.startswith("http://"):
+        rest = url[7:]
+    elif head.startswith("https://"):
+        rest = url[8:]
+    else:
         return False  # the common answer for urns and other schemes, without parsing
-    try:
+    netloc = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if netloc and not any(c in netloc for c in "\t\r\n[]"):
+        return True
+    try:  # brackets (IPv6) and the characters urlsplit strips: its own answer
         parts = urlsplit(url)
     except ValueError:
         return False
@@ -383,18 +393,23 @@ def _versions(versions: list[VersionInfo]) -> tuple[list[PageVersion], str | Non
     return pages, (versions[-1].record_id if versions else None)
 
 
-def _thread(
-    ctx: PageContext, posts: Sequence[NormalizedPost], uris: dict[str, str]
-) -> dict[str, tuple[PageReply, ...]]:
-    """Replies by the native id they answer, each with its own replies (cycles cut)."""
+def _children(posts: Iterable[NormalizedPost]) -> dict[str, list[NormalizedPost]]:
+    """The posts answering each native id (in the order they were seen)."""
     children: dict[str, list[NormalizedPost]] = {}
     for p in posts:
         if p.in_reply_to:
             children.setdefault(str(p.in_reply_to), []).append(p)
+    return children
 
-    def build(parent: str, seen: frozenset[str]) -> tuple[PageReply, ...]:
+
+def _replies(
+    children: dict[str, list[NormalizedPost]], uris: dict[str, str], parent: str
+) -> tuple[PageReply, ...]:
+    """The replies to ``parent``, each with its own replies (cycles cut), oldest first."""
+
+    def build(at: str, seen: frozenset[str]) -> tuple[PageReply, ...]:
         kids = sorted(
-            children.get(parent, []),
+            children.get(at, []),
             key=lambda p: (utc(p.published_at) or datetime.min.replace(tzinfo=UTC), p.native_id),
         )
         return tuple(
@@ -410,64 +425,173 @@ def _thread(
             for k in kids
         )
 
-    return {parent: build(parent, frozenset({parent})) for parent in children}
+    return build(parent, frozenset({parent})) if parent in children else ()
 
 
-def write_post_pages(
-    ctx: PageContext,
-    posts: Sequence[NormalizedPost],
-    *,
-    captured_at: datetime,
-    deleted: Sequence[str] = (),
-) -> list[WrittenPage]:
-    """Write the page of every post in ``posts`` (as indexed for this capture) and a final page
-    with a deletion notice for every post id in ``deleted``; returns what was written. A page
-    equal to the newest page at its URI in the series is written as a revisit of it."""
-    unique = list({p.native_id: p for p in posts}.values())
-    ids = {p.native_id: post_key(ctx.account, p.native_id) for p in unique}
-    # everything the pages need from the index, read in set queries before the first page
-    ctx.read_ahead([*(p.url for p in unique if p.url), *(m for p in unique for m in p.media)])
-    uris = {
-        p.native_id: page_uri(ids[p.native_id], p.url, url_has_html=ctx.url_has_html(p.url))
-        for p in unique
-    }
-    threads = _thread(ctx, unique, uris)
-    known = ctx.index.versions_of(ids.values())
-    originals = ctx.index.last_originals(ctx.series, uris.values(), rec_type="resource")
-    written: list[WrittenPage] = []
-    for p in unique:
-        pid = ids[p.native_id]
-        versions, version_record = _versions(known.get(pid, []))
-        if not versions:
-            continue
-        view = PostView(
-            post_id=pid,
-            account=ctx.account,
-            agency=ctx.agency,
-            platform=ctx.platform,
-            native_id=p.native_id,
-            url=p.url,
-            kind=p.kind,
-            author=p.author,
-            published_at=utc(p.published_at),
-            current=versions[-1],
-            earlier=tuple(versions[:-1]),
-            media=tuple(PageMedia(m, ctx.media_mime(m)) for m in dict.fromkeys(p.media)),
-            replies=threads.get(p.native_id, ()),
-            in_reply_to=p.in_reply_to,
-            in_reply_to_uri=uris.get(p.in_reply_to) if p.in_reply_to else None,
-            source_record_id=version_record,
+@dataclass(frozen=True)
+class _Shown:
+    """What a page written early showed that later posts of the capture could still change."""
+
+    post: NormalizedPost
+    uri: str
+    replies: tuple[PageReply, ...]
+    in_reply_to_uri: str | None
+    media: tuple[PageMedia, ...]
+
+
+class PageWriter:
+    """Writes a capture's post pages in as many calls as the capture likes.
+
+    :meth:`write` pages posts that are indexed already while the capture still lists (those
+    whose connector said nothing more will be fetched for them); :meth:`finish` pages every
+    other post seen, writes again the early page of a post that what came later changed (a
+    reply, an archived attachment: rare, and a newer page at the same URI is what replay
+    shows), and writes the deletion pages. Pages are the same bytes as if all were written at
+    the end."""
+
+    def __init__(self, ctx: PageContext, *, captured_at: datetime) -> None:
+        self.ctx = ctx
+        self.captured_at = captured_at
+        self.written: list[WrittenPage] = []
+        self._seen: dict[str, NormalizedPost] = {}  # native id -> post (the last seen wins)
+        self._uris: dict[str, str] = {}  # native id -> its page's URI
+        self._children: dict[str, list[NormalizedPost]] = {}
+        self._early: dict[str, _Shown] = {}
+        # read ahead for pages about to be written: versions by native id (for that very post)
+        # and the newest earlier page by URI (None: there is none)
+        self._versions: dict[str, tuple[NormalizedPost, list[VersionInfo]]] = {}
+        self._originals: dict[str, RecordInfo | None] = {}
+
+    def see(self, posts: Sequence[NormalizedPost]) -> None:
+        """Posts of the capture, in listing order: they may be replied to, linked, paged."""
+        ctx = self.ctx
+        ctx.read_ahead([*(p.url for p in posts if p.url), *(m for p in posts for m in p.media)])
+        for p in posts:
+            self._seen[p.native_id] = p
+            self._uris[p.native_id] = self._uri(p)
+            if p.in_reply_to:
+                self._children.setdefault(str(p.in_reply_to), []).append(p)
+
+    def knows(self, native_id: str) -> bool:
+        """Whether a post with this native id was seen."""
+        return native_id in self._seen
+
+    def saw(self, post: NormalizedPost) -> bool:
+        """Whether this very post (not only its id) was seen."""
+        return self._seen.get(post.native_id) is post
+
+    def prepare(self, posts: Sequence[NormalizedPost]) -> None:
+        """Read what the pages of ``posts`` need from the index (two set queries), so that
+        writing them later, a few at a time, asks nothing more."""
+        ctx = self.ctx
+        ids = {p.native_id: post_key(ctx.account, p.native_id) for p in posts}
+        known = ctx.index.versions_of(ids.values())
+        for p in posts:
+            self._versions[p.native_id] = (p, known.get(ids[p.native_id], []))
+        uris = {self._uris[p.native_id] for p in posts} - self._originals.keys()
+        found = ctx.index.last_originals(ctx.series, uris, rec_type="resource")
+        self._originals.update({uri: found.get(uri) for uri in uris})
+
+    def write(self, posts: Sequence[NormalizedPost]) -> None:
+        """Write the pages of ``posts`` now (each :meth:`see`-n and indexed)."""
+        unique = list({p.native_id: p for p in posts}.values())
+        for p, view, uri in self._views(unique, self._children, self._uris):
+            self._early[p.native_id] = _Shown(
+                p, uri, view.replies, view.in_reply_to_uri, view.media
+            )
+
+    def finish(self, deleted: Sequence[str] = ()) -> list[WrittenPage]:
+        """Page every post seen and not paged yet (or paged and changed since), then a page
+        with a deletion notice for every post id in ``deleted``; returns all pages written."""
+        ctx = self.ctx
+        children = _children(self._seen.values())
+        uris = {nid: self._uri(p) for nid, p in self._seen.items()}
+        todo = [p for nid, p in self._seen.items() if self._stale(p, children, uris)]
+        self._views(todo, children, uris)
+        for pid in deleted:
+            self._deletion_page(pid)
+        ctx.spool.flush()
+        return self.written
+
+    def _stale(
+        self, p: NormalizedPost, children: dict[str, list[NormalizedPost]], uris: dict[str, str]
+    ) -> bool:
+        """Whether ``p`` still needs a page: none written yet, or its early page would now
+        show other replies, links or media (or another sighting of the post came since)."""
+        shown = self._early.get(p.native_id)
+        return shown is None or (
+            shown.post is not p
+            or shown.uri != uris[p.native_id]
+            or shown.replies != _replies(children, uris, p.native_id)
+            or shown.in_reply_to_uri != (uris.get(p.in_reply_to) if p.in_reply_to else None)
+            or shown.media != self._media(p)
         )
-        uri = uris[p.native_id]
-        written.append(
-            _write(ctx, view, uri, captured_at, [p.record_id], original=originals.get(uri))
+
+    def _uri(self, p: NormalizedPost) -> str:
+        return page_uri(
+            post_key(self.ctx.account, p.native_id),
+            p.url,
+            url_has_html=self.ctx.url_has_html(p.url),
         )
-    for pid in deleted:
+
+    def _media(self, p: NormalizedPost) -> tuple[PageMedia, ...]:
+        return tuple(PageMedia(m, self.ctx.media_mime(m)) for m in dict.fromkeys(p.media))
+
+    def _views(
+        self,
+        posts: Sequence[NormalizedPost],
+        children: dict[str, list[NormalizedPost]],
+        uris: dict[str, str],
+    ) -> list[tuple[NormalizedPost, PostView, str]]:
+        """Render and write the pages of ``posts``; (post, view, URI) of each written."""
+        ctx = self.ctx
+        unread = [
+            p
+            for p in posts
+            if self._versions.get(p.native_id, (None,))[0] is not p
+            or uris[p.native_id] not in self._originals
+        ]
+        if unread:
+            self._uris.update({p.native_id: uris[p.native_id] for p in unread})
+            self.prepare(unread)
+        done: list[tuple[NormalizedPost, PostView, str]] = []
+        for p in posts:
+            pid = post_key(ctx.account, p.native_id)
+            versions, version_record = _versions(self._versions.pop(p.native_id)[1])
+            if not versions:
+                continue
+            view = PostView(
+                post_id=pid,
+                account=ctx.account,
+                agency=ctx.agency,
+                platform=ctx.platform,
+                native_id=p.native_id,
+                url=p.url,
+                kind=p.kind,
+                author=p.author,
+                published_at=utc(p.published_at),
+                current=versions[-1],
+                earlier=tuple(versions[:-1]),
+                media=self._media(p),
+                replies=_replies(children, uris, p.native_id),
+                in_reply_to=p.in_reply_to,
+                in_reply_to_uri=uris.get(p.in_reply_to) if p.in_reply_to else None,
+                source_record_id=version_record,
+            )
+            uri = uris[p.native_id]
+            original = self._originals.get(uri)
+            page = _write(ctx, view, uri, self.captured_at, [p.record_id], original=original)
+            self.written.append(page)
+            done.append((p, view, uri))
+        return done
+
+    def _deletion_page(self, pid: str) -> None:
+        ctx = self.ctx
         post, versions_info, events = ctx.index.history(pid)
         versions, version_record = _versions(versions_info)
         gone = next((e for e in reversed(events) if e.kind == "deleted_detected"), None)
         if gone is None or not versions:
-            continue
+            return
         at = utc(gone.at)
         view = PostView(
             post_id=pid,
@@ -493,10 +617,22 @@ def write_post_pages(
             source_record_id=version_record,
         )
         uri = _last_uri(ctx, pid, post.url)
-        sources = [version_record, gone.evidence_record_id]
-        written.append(_write(ctx, view, uri, at, sources))
-    ctx.spool.flush()
-    return written
+        self.written.append(_write(ctx, view, uri, at, [version_record, gone.evidence_record_id]))
+
+
+def write_post_pages(
+    ctx: PageContext,
+    posts: Sequence[NormalizedPost],
+    *,
+    captured_at: datetime,
+    deleted: Sequence[str] = (),
+) -> list[WrittenPage]:
+    """Write the page of every post in ``posts`` (as indexed for this capture) and a final page
+    with a deletion notice for every post id in ``deleted``; returns what was written. A page
+    equal to the newest page at its URI in the series is written as a revisit of it."""
+    writer = PageWriter(ctx, captured_at=captured_at)
+    writer.see(posts)
+    return writer.finish(deleted)
 
 
 def _last_uri(ctx: PageContext, post_id: str, url: str | None) -> str:

@@ -188,15 +188,12 @@ def _insert_versions(
         return []
     keys = table.c.id, table.c.post_id, table.c.version
     if conn.dialect.name == "sqlite":
+        # the new rows are past the highest id before the insert (a range of the primary key;
+        # another writer's rows there are not of this capture)
+        before = conn.execute(sa_select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
         bulk_insert(conn, table, versions)
-        pids = sorted({v["post_id"] for v in versions})
-        made: dict[tuple[str, int], int] = {}
-        for start in range(0, len(pids), 500):
-            chosen = pids[start : start + 500]
-            q = sa_select(*keys).where(
-                table.c.capture_id == capture_id, table.c.post_id.in_(chosen)
-            )
-            made.update({(str(pid), int(n)): int(vid) for vid, pid, n in conn.execute(q)})
+        q = sa_select(*keys).where(table.c.id > before, table.c.capture_id == capture_id)
+        made = {(str(pid), int(n)): int(vid) for vid, pid, n in conn.execute(q)}
     else:
         made = {
             (str(pid), int(n)): int(vid)
@@ -524,13 +521,17 @@ class Index:
         captured_at: datetime,
         posts: Iterable[NormalizedPost],
         page: int = 1000,
+        search_docs: list[SearchDoc] | None = None,
     ) -> dict[str, int]:
         """Add or version posts seen in a capture: a new post gets version 1, a post whose
         content changed gets a new version (every version kept) and an ``edited`` event.
         Written ``page`` posts per transaction, each page in set operations; the search
         engine gets all new versions in one write after the last page has committed (what a
         crash in between loses there, its next check adds from the SQL index).
-        Returns counts ``{new, edited, unchanged}``."""
+        ``search_docs`` given: the new versions' documents are appended to it instead, for
+        the caller to hand to :meth:`add_to_search` once (a capture that indexes its posts
+        in chunks while it lists writes the engine once). Returns counts ``{new, edited,
+        unchanged}``."""
         counts = {"new": 0, "edited": 0, "unchanged": 0}
         docs: list[SearchDoc] = []
         batch: list[NormalizedPost] = []
@@ -544,8 +545,15 @@ class Index:
             if batch:
                 self._record_page(*where, batch, counts, docs)
         finally:  # the pages that committed, even when a later one failed
-            self.fulltext.add(docs)
+            if search_docs is None:
+                self.fulltext.add(docs)
+            else:
+                search_docs.extend(docs)
         return counts
+
+    def add_to_search(self, docs: Sequence[SearchDoc]) -> None:
+        """Write versions :meth:`record_posts` committed to the search engine (one write)."""
+        self.fulltext.add(docs)
 
     def _record_page(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -33,6 +34,13 @@ class CaptureSession(Protocol):
         """Start GET ``url`` ahead of the :meth:`fetch` that will follow (the next page of a
         listing), so the server prepares it while the connector reads this one. Only a hint:
         the fetch records it as usual; an answer never claimed is recorded at the end."""
+        ...
+
+    def listed(self, posts: Sequence[NormalizedPost], unsettled: Collection[str] = ()) -> None:
+        """``posts`` are in the result (appended to ``ConnectorResult.posts``, in that order):
+        the capture may index them while the listing goes on, and write the pages of those not
+        named in ``unsettled`` (native ids it will still fetch replies or media for). Optional:
+        what is never announced is indexed when the connector returns."""
         ...
 
     def post_json(

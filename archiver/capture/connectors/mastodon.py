@@ -120,6 +120,22 @@ def _wants_next_page(
     return not (cutoff and oldest < cutoff) and not (floor and oldest <= floor)
 
 
+def _unsettled(account: Account, data: list[Any], posts: list[NormalizedPost]) -> set[str]:
+    """The listed posts this capture will still fetch for: replies (``replies_count``) when
+    comments are on, attachments when media are."""
+    replied = {
+        str(item.get("id"))
+        for item in data
+        if isinstance(item, dict) and item.get("replies_count") and not item.get("reblog")
+    }
+    return {
+        p.native_id
+        for p in posts
+        if (account.options.comments and p.native_id in replied)
+        or (account.options.media and p.media)
+    }
+
+
 class MastodonConnector:
     """Captures a Mastodon account's statuses, their replies, edit histories and media."""
 
@@ -168,6 +184,7 @@ class MastodonConnector:
             if nxt and _wants_next_page(page.data, len(result.posts), limit, cutoff, floor):
                 session.prefetch(nxt, headers=headers)
             posts = list(items(session, "statuses page", page.data, partial(_post, record_id=rid)))
+            before = len(result.posts)
             for post in posts:
                 if cutoff and post.published_at and post.published_at < cutoff:
                     complete = True  # the window ends here
@@ -187,6 +204,8 @@ class MastodonConnector:
                     url = None
                 else:
                     url = nxt if guard.admit(nxt) else None
+            listed = result.posts[before:]
+            session.listed(listed, _unsettled(account, page.data, listed))
         result.complete_listing = complete
         self._threads(account, session, base, headers, result)
         fetch_media(session, account, result.posts)
