@@ -312,3 +312,66 @@ def test_only_http_urls_with_a_host_are_web_addresses_as_urlsplit_reads_them(url
     if url.startswith(" "):
         expected = False  # leading spaces: never a link on a page
     assert _is_web(url) is expected
+
+
+def test_pages_written_while_listing_are_the_pages_written_at_the_end(
+    make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The capture indexes and pages listed posts while it waits for the next answer; a second
+    capture of the same round with that turned off (everything at the end) writes the same
+    bytes: every one of its pages is a revisit of the first capture's page."""
+    from archiver.capture import job
+    from archiver.capture.postpage import PageWriter
+
+    early: list[int] = []
+    write = PageWriter.write
+    monkeypatch.setattr(
+        PageWriter, "write", lambda self, chunk: (early.append(len(chunk)), write(self, chunk))[1]
+    )
+    rt = mastodon(make_runtime, sim, tmp_path)
+    streamed = capture_account(rt, ACCOUNT)
+    assert streamed.status == "ok", streamed.problems
+    pages = page_records(rt, streamed.capture_id)
+    assert len(pages) == len(posts(rt)) == 45 and {p["type"] for p in pages} == {"resource"}
+    assert 0 < sum(early) < 45  # some pages while listing; those awaiting replies at the end
+
+    monkeypatch.setattr(job._Session, "listed", lambda self, posts, unsettled=(): None)
+    early.clear()
+    at_the_end = capture_account(rt, ACCOUNT)
+    assert early == [] and at_the_end.posts == {"new": 0, "edited": 0, "deleted": 0}
+    again = page_records(rt, at_the_end.capture_id)
+    assert len(again) == 45 and {p["type"] for p in again} == {"revisit"}
+    assert {p["refers_to"] for p in again} == {p["id"] for p in pages}
+
+
+def test_an_early_page_that_a_later_post_changes_is_written_again(
+    make_runtime: MakeRuntime, sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connector that calls its posts settled and then finds replies and fetches
+    attachments: each early page stays, and a newer page at the same URI shows the replies
+    and the archived media."""
+    from archiver.capture.connectors import mastodon as connector
+
+    monkeypatch.setattr(connector, "_unsettled", lambda account, data, posts: set())
+    rt = mastodon(make_runtime, sim, tmp_path)
+    result = capture_account(rt, ACCOUNT)
+    assert result.status == "ok", result.problems
+    replies = posts(rt, "reply")
+    parents = {r.in_reply_to for r in replies} & {p.native_id for p in posts(rt, "post")}
+    assert parents
+    pages = page_records(rt, result.capture_id)
+    by_uri: dict[str, list[bytes]] = {}
+    for p in pages:
+        by_uri.setdefault(str(p["uri"]), []).append(bytes(p["body"]))  # type: ignore[arg-type]
+    for parent in (p for p in posts(rt, "post") if p.native_id in parents):
+        early, late = by_uri[str(parent.url)]
+        assert b'class="reply"' not in early and b'class="reply"' in late
+    # again only the posts whose replies or attachments were fetched after their early page
+    twice = {uri for uri, bodies in by_uri.items() if len(bodies) > 1}
+    later = {
+        p.url
+        for p in rt.index.list_posts(ACCOUNT)
+        if p.kind == "post" and (p.native_id in parents or p.media)
+    }
+    assert twice == later
+    assert find_post_page(rt, str(next(iter(parents)))) is not None
