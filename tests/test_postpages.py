@@ -320,9 +320,10 @@ def test_pages_written_while_listing_are_the_pages_written_at_the_end(
     """The capture indexes and pages listed posts while it waits for the next answer; a second
     capture of the same round with that turned off (everything at the end) writes the same
     bytes: every one of its pages is a revisit of the first capture's page."""
-    from archiver.capture import job
+    from archiver.capture import job, stream
     from archiver.capture.postpage import PageWriter
 
+    monkeypatch.setattr(stream, "SMALL_CHUNK", 1)  # stream even this small account's listing
     early: list[int] = []
     write = PageWriter.write
     monkeypatch.setattr(
@@ -350,8 +351,10 @@ def test_an_early_page_that_a_later_post_changes_is_written_again(
     """A connector that calls its posts settled and then finds replies and fetches
     attachments: each early page stays, and a newer page at the same URI shows the replies
     and the archived media."""
+    from archiver.capture import stream
     from archiver.capture.connectors import mastodon as connector
 
+    monkeypatch.setattr(stream, "SMALL_CHUNK", 1)
     monkeypatch.setattr(connector, "_unsettled", lambda account, data, posts: set())
     rt = mastodon(make_runtime, sim, tmp_path)
     result = capture_account(rt, ACCOUNT)

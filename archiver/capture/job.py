@@ -404,6 +404,12 @@ def _capture(
             log=log,
         )
         session.stream = stream if index_up else None
+        if index_up:
+            try:  # the search engine opened before this capture's versions: none to rebuild
+                index.fulltext.ready()
+            except INDEX_DOWN as exc:
+                index_up, session.stream = False, None
+                log.error("index.unavailable", error=str(exc).splitlines()[0], kept="spool")
         try:
             connector = connector_for(account.platform)
             if "api" in account.capture:

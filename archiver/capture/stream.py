@@ -19,6 +19,7 @@ from archiver.index.api import Index, NormalizedPost
 from archiver.index.fulltext import SearchDoc
 
 CHUNK = 200  # posts indexed in one wait (one transaction)
+SMALL_CHUNK = 80  # ...or fewer, when no page is waiting to fill the wait (a transaction costs)
 PAGE_CHUNK = 8  # pages written in one piece of waiting work (about a millisecond)
 
 
@@ -64,7 +65,9 @@ class PostStream:
         if self._stopped:
             return False
         try:
-            if len(self._pending) >= CHUNK or (self._pending and not self._settled):
+            if len(self._pending) >= CHUNK or (
+                len(self._pending) >= SMALL_CHUNK and not self._settled
+            ):
                 # a full chunk, or what there is when nothing else would fill the wait
                 self._index(self._pending[:CHUNK])
                 del self._pending[:CHUNK]

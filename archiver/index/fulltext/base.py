@@ -99,6 +99,11 @@ class SearchEngine(Protocol):
         """Make the engine agree with the SQL index: ``ok`` (it did), ``caught_up`` (versions
         it missed were added) or ``rebuilt``."""
 
+    def ready(self) -> None:
+        """Open and check the engine if this process has not yet (its first use). A capture
+        calls it before writing versions: an engine missing from a new data dir then starts
+        from what the SQL index held before, not rebuilt from the capture's own versions."""
+
 
 def sql_state(engine: Engine, upto: int | None = None) -> tuple[int, int]:
     """(number of post versions, highest version id) in the SQL index; with ``upto``, only

@@ -167,3 +167,6 @@ class SqlSearch:
     def check(self) -> str:
         """Always ``ok``: the SQL engine is written in the same transaction as the versions."""
         return "ok"
+
+    def ready(self) -> None:
+        """Nothing to open: the SQL engine lives in the index database."""

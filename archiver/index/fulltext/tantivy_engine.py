@@ -178,6 +178,14 @@ class TantivySearch:
             self._rebuild("out of date", engine_docs=docs, sql_versions=total)
             return "rebuilt"
 
+    def ready(self) -> None:
+        with self._lock:
+            try:
+                self._ready(catch_up=False)
+            except (EngineBusy, OSError, ValueError) as exc:  # the next write or search repairs
+                self._dirty = True
+                log.warning("search.check_deferred", engine=self.name, error=str(exc))
+
     def _catch_up_if_behind(self) -> None:
         top = sql_top(self.sql)
         if top > self._top:
