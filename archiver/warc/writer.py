@@ -25,6 +25,7 @@ HTTP_RESPONSE = "application/http; msgtype=response"
 HTTP_REQUEST = "application/http; msgtype=request"
 CRLF = b"\r\n"
 CHUNK = 256 * 1024
+SMALL_BLOCK = 64 * 1024  # a block in memory up to this size is compressed with its header at once
 
 
 def sha256_label(digest: bytes) -> str:
@@ -175,7 +176,11 @@ class WarcWriter:
         )
         out = self.stream
         written = 0
-        for piece in (header_bytes, *block.chunks(), CRLF + CRLF):
+        if isinstance(block.source, bytes) and block.length <= SMALL_BLOCK:
+            pieces: Iterable[bytes] = (header_bytes + block.source + CRLF + CRLF,)  # one call
+        else:
+            pieces = (header_bytes, *block.chunks(), CRLF + CRLF)
+        for piece in pieces:
             data = compressor.compress(piece)
             if data:
                 out.write(data)
