@@ -19,13 +19,6 @@ FORBIDDEN_CALLS = ("exec_driver_sql", "text")
 # a new entry needs a reason the index cannot serve.
 ALLOWED: dict[str, str] = {}
 
-# Modules whose queries are still to be moved behind Index (issue 16). A ratchet: the list may
-# only shrink; a module that no longer offends must be dropped from it, and no other may join.
-NOT_YET_MOVED: dict[str, str] = {
-    "archiver/capture/job.py": "builds CaptureRow/WarcFileRow for Index.start_capture/add_warc",
-    "archiver/capture/recovery.py": "builds CaptureRow/WarcFileRow, as job.py does",
-}
-
 
 def _forbidden_module(name: str) -> bool:
     return any(name == m or name.startswith(m + ".") for m in FORBIDDEN_MODULES)
@@ -74,7 +67,7 @@ def test_only_the_index_touches_the_database() -> None:
     offenders = [
         offence
         for path in _outside_index()
-        if path.relative_to(ROOT).as_posix() not in {**ALLOWED, **NOT_YET_MOVED}
+        if path.relative_to(ROOT).as_posix() not in ALLOWED
         for offence in _offences(path)
     ]
     assert not offenders, (
@@ -109,6 +102,6 @@ def test_the_checker_catches_each_kind_of_offence(tmp_path: Path) -> None:
 
 
 def test_allowed_exceptions_still_exist_and_still_need_it() -> None:
-    for rel, reason in {**ALLOWED, **NOT_YET_MOVED}.items():
+    for rel, reason in ALLOWED.items():
         assert reason, rel
         assert _offences(ROOT / rel), f"{rel} no longer breaks the rule: drop it from the list"

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy.exc import OperationalError
 
 from archiver import __version__
 from archiver.capture.connectors import Connector, ConnectorResult, connector_for
@@ -31,7 +30,6 @@ from archiver.capture.stream import PostStream
 from archiver.clock import Clock
 from archiver.errors import (
     CaptureError,
-    DatabaseError,
     NetworkGuardError,
     NotFoundError,
     UsageError,
@@ -40,8 +38,7 @@ from archiver.governance.audit import record_event
 from archiver.governance.holds import apply_active_holds
 from archiver.governance.locks import extend_originals_of
 from archiver.governance.policy_log import record_policy_in_force
-from archiver.index.api import Index, NormalizedPost, RecordExtra, jsonable
-from archiver.index.models import CaptureRow, WarcFileRow
+from archiver.index.api import INDEX_DOWN, Index, NormalizedPost, RecordExtra, jsonable
 from archiver.logging import get_logger
 from archiver.policy.model import Account, PolicySet, period_before
 from archiver.runtime import Runtime
@@ -345,17 +342,14 @@ def _capture(
     try:
         record_policy_in_force(rt)
         index.start_capture(
-            CaptureRow(
-                capture_id=capture_id,
-                account=account.id,
-                series=series.id,
-                platform=account.platform,
-                status="running",
-                trigger=trigger,
-                started_at=started,
-                policy_hash=policies.policy_hash,
-                actor=rt.settings.actor,
-            )
+            capture_id=capture_id,
+            account=account.id,
+            series=series.id,
+            platform=account.platform,
+            trigger=trigger,
+            started_at=started,
+            policy_hash=policies.policy_hash,
+            actor=rt.settings.actor,
         )
     except INDEX_DOWN as exc:
         # Capture anyway: the WARC (with the ledger in its metadata record) stays in the spool
@@ -567,9 +561,6 @@ def _capture(
         problems=session.problems,
         error=fatal,
     )
-
-
-INDEX_DOWN = (DatabaseError, OperationalError)
 
 
 def _audit_head(index: Index) -> dict[str, Any] | None:
@@ -800,18 +791,15 @@ def _index_and_ship(
     series = series_or_unscheduled(rt.policies, series_id)
     for c in closed:
         rt.index.add_warc(
-            WarcFileRow(
-                name=c.name,
-                capture_id=capture_id,
-                account=account,
-                series=series_id,
-                key=c.key,
-                size=c.size,
-                sha256=c.sha256,
-                status="closed",
-                created_at=c.created_at,
-            ),
-            [(r, extras.get(r.record_id, RecordExtra())) for r in c.records],
+            name=c.name,
+            capture_id=capture_id,
+            account=account,
+            series=series_id,
+            key=c.key,
+            size=c.size,
+            sha256=c.sha256,
+            created_at=c.created_at,
+            records=[(r, extras.get(r.record_id, RecordExtra())) for r in c.records],
         )
         warc = rt.index.get_warc(c.name)
         assert warc is not None

@@ -14,7 +14,6 @@ from archiver.capture.ship import series_or_unscheduled, ship
 from archiver.errors import IntegrityError, UsageError
 from archiver.governance.audit import record_event
 from archiver.index.api import NormalizedPost, WarcFileInfo
-from archiver.index.models import CaptureRow, WarcFileRow
 from archiver.logging import get_logger
 from archiver.runtime import Runtime
 from archiver.warc.reader import ReadRecord, read_file_records
@@ -109,33 +108,27 @@ def _ingest(rt: Runtime, path: Path, records: list[ReadRecord], note: str) -> No
     created = records[0].written.date
     if not rt.index.has_capture(capture_id):
         rt.index.start_capture(
-            CaptureRow(
-                capture_id=capture_id,
-                account=account,
-                series=series,
-                platform=platform,
-                status="running",
-                trigger=str(ledger.get("trigger", "recovery")) if ledger else "recovery",
-                started_at=created,
-                policy_hash=fields.get("policy-hash", "").removeprefix("sha256:"),
-                actor=fields.get("operator", rt.settings.actor),
-            )
+            capture_id=capture_id,
+            account=account,
+            series=series,
+            platform=platform,
+            trigger=str(ledger.get("trigger", "recovery")) if ledger else "recovery",
+            started_at=created,
+            policy_hash=fields.get("policy-hash", "").removeprefix("sha256:"),
+            actor=fields.get("operator", rt.settings.actor),
         )
     size = path.stat().st_size
     sha256 = sha256_file(path)
     rt.index.add_warc(
-        WarcFileRow(
-            name=path.name,
-            capture_id=capture_id,
-            account=account,
-            series=series,
-            key=object_key(series, account, created, path.name),
-            size=size,
-            sha256=sha256,
-            status="closed",
-            created_at=created,
-        ),
-        [(r.written, r.extra) for r in records],
+        name=path.name,
+        capture_id=capture_id,
+        account=account,
+        series=series,
+        key=object_key(series, account, created, path.name),
+        size=size,
+        sha256=sha256,
+        created_at=created,
+        records=[(r.written, r.extra) for r in records],
     )
     problems: list[str] = []
     counts = rt.index.record_posts(

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
-from archiver.errors import NotFoundError, UsageError
+from archiver.errors import DatabaseError, NotFoundError, UsageError
 from archiver.index.audit import AuditQueries
 from archiver.index.common import (
     CaptureSummary as CaptureSummary,
@@ -75,6 +75,9 @@ from archiver.index.tasks import TaskQueries
 from archiver.warc.writer import WrittenRecord
 
 GENESIS = "0" * 64
+INDEX_DOWN = (DatabaseError, OperationalError)
+"""What a call to an unreachable index database raises (server down, file unusable): the
+capture goes on into the spool, which recovery indexes when the database answers again."""
 
 
 def _with_latest_version() -> Any:
@@ -282,7 +285,30 @@ class Index:
 
     # --- captures ---------------------------------------------------------------------------
 
-    def start_capture(self, row: CaptureRow) -> None:
+    def start_capture(
+        self,
+        *,
+        capture_id: str,
+        account: str,
+        series: str,
+        platform: str,
+        trigger: str,
+        started_at: datetime,
+        policy_hash: str,
+        actor: str,
+    ) -> None:
+        """Open the ledger entry of a capture (``running`` until :meth:`finish_capture`)."""
+        row = CaptureRow(
+            capture_id=capture_id,
+            account=account,
+            series=series,
+            platform=platform,
+            status="running",
+            trigger=trigger,
+            started_at=started_at,
+            policy_hash=policy_hash,
+            actor=actor,
+        )
         with session_scope(self.engine) as s:
             s.add(row)
 
@@ -350,10 +376,32 @@ class Index:
     # --- WARC files and records ---------------------------------------------------------------
 
     def add_warc(
-        self, info: WarcFileRow, records: Sequence[tuple[WrittenRecord, RecordExtra]]
+        self,
+        *,
+        name: str,
+        capture_id: str,
+        account: str,
+        series: str,
+        key: str,
+        size: int,
+        sha256: str,
+        created_at: datetime,
+        records: Sequence[tuple[WrittenRecord, RecordExtra]],
     ) -> int:
-        """Index a closed WARC file and its records. Idempotent: rows already present are kept,
-        so a file indexed before a crash is not indexed twice. Returns records added."""
+        """Index a closed WARC file (``closed`` until :meth:`mark_stored`) and its records.
+        Idempotent: rows already present are kept, so a file indexed before a crash is not
+        indexed twice. Returns records added."""
+        info = WarcFileRow(
+            name=name,
+            capture_id=capture_id,
+            account=account,
+            series=series,
+            key=key,
+            size=size,
+            sha256=sha256,
+            status="closed",
+            created_at=created_at,
+        )
         rows: list[dict[str, Any]] = []
         with session_scope(self.engine) as s:
             if s.get(WarcFileRow, info.name) is None:

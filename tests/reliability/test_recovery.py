@@ -14,7 +14,7 @@ from sqlmodel import col, select
 
 from archiver.capture.recovery import recover_spool
 from archiver.index.db import session_scope
-from archiver.index.models import AuditEventRow, CaptureRow
+from archiver.index.models import AuditEventRow
 from archiver.simulator import Simulator
 from tests.conftest import MakeRuntime, archiver_env
 from tests.corpus_replay import ReplayServer
@@ -67,17 +67,14 @@ def test_captures_left_running_by_a_dead_process_are_closed_as_interrupted(
     now = rt.clock.now()
     for capture_id, started in (("dead", now - timedelta(hours=1)), ("live", now)):
         rt.index.start_capture(
-            CaptureRow(
-                capture_id=capture_id,
-                account="demo-usgs-quakes",
-                series="grs-6.4-020",
-                platform="feed",
-                status="running",
-                trigger="schedule",
-                started_at=started,
-                policy_hash="",
-                actor="test-operator",
-            )
+            capture_id=capture_id,
+            account="demo-usgs-quakes",
+            series="grs-6.4-020",
+            platform="feed",
+            trigger="schedule",
+            started_at=started,
+            policy_hash="",
+            actor="test-operator",
         )
     report = recover_spool(rt)
     assert report.interrupted == ["dead"]
