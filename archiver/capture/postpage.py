@@ -1,7 +1,7 @@
 """Post pages: every post version as people saw it, rendered to HTML and kept in the WARC.
 
 A capture records what the platform answered (API JSON, feed XML); nobody can read that as a
-post. After the posts of a capture are indexed, :func:`write_post_pages` renders one HTML page
+post. As the posts of a capture are indexed, :class:`PageWriter` renders one HTML page
 per post seen (text, author, time, media shown inline from their archived URLs, the replies
 threaded below it, the edit history, a deletion notice with its evidence) and writes it into the
 capture's WARC file:
@@ -618,21 +618,6 @@ class PageWriter:
         )
         uri = _last_uri(ctx, pid, post.url)
         self.written.append(_write(ctx, view, uri, at, [version_record, gone.evidence_record_id]))
-
-
-def write_post_pages(
-    ctx: PageContext,
-    posts: Sequence[NormalizedPost],
-    *,
-    captured_at: datetime,
-    deleted: Sequence[str] = (),
-) -> list[WrittenPage]:
-    """Write the page of every post in ``posts`` (as indexed for this capture) and a final page
-    with a deletion notice for every post id in ``deleted``; returns what was written. A page
-    equal to the newest page at its URI in the series is written as a revisit of it."""
-    writer = PageWriter(ctx, captured_at=captured_at)
-    writer.see(posts)
-    return writer.finish(deleted)
 
 
 def _last_uri(ctx: PageContext, post_id: str, url: str | None) -> str:
